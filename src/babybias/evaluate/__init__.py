@@ -1,0 +1,26 @@
+"""Bias and ability evaluation for any masked or causal language model.
+
+>>> from babybias.evaluate import evaluate
+>>> result = evaluate(model, tokenizer, ["crows_pairs", "stereoset", "blimp"])  # doctest: +SKIP
+>>> result.scores["crows_pairs/overall"]  # doctest: +SKIP
+
+See docs/evaluate.md for every benchmark, its metric variants and where each comes from.
+"""
+
+from .api import evaluate
+from .crows_pairs import CrowsPairs
+from .loaders import DataFormatError, load_blimp, load_crows_pairs, load_ewok, load_minimal_pairs, load_stereoset, load_winobias
+from .minimal_pairs import BLiMP, BlimpSupplement, EWoK, MinimalPairs
+from .registry import Benchmark, Registry, get_benchmark, list_benchmarks, register
+from .results import BenchmarkResult, EvaluationResult
+from .scoring import CausalLMScorer, Encoded, LMScorer, MaskedLMScorer, make_scorer, model_kind
+from .stereoset import StereoSet, stereoset_metrics
+from .winobias import WinoBias
+
+__all__ = [
+    "evaluate", "Benchmark", "Registry", "register", "get_benchmark", "list_benchmarks",
+    "BenchmarkResult", "EvaluationResult", "DataFormatError",
+    "CrowsPairs", "StereoSet", "stereoset_metrics", "BLiMP", "BlimpSupplement", "EWoK", "MinimalPairs", "WinoBias",
+    "LMScorer", "MaskedLMScorer", "CausalLMScorer", "Encoded", "make_scorer", "model_kind",
+    "load_blimp", "load_crows_pairs", "load_ewok", "load_minimal_pairs", "load_stereoset", "load_winobias",
+]

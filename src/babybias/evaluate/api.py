@@ -1,0 +1,50 @@
+"""The single entry point: ``evaluate(model, tokenizer, benchmarks)``."""
+
+from __future__ import annotations
+
+import time
+from typing import Iterable, Literal
+
+from .registry import REGISTRY, Benchmark
+from .results import EvaluationResult
+from .scoring import PLLMethod, make_scorer
+
+DEFAULT_BENCHMARKS = ("crows_pairs", "stereoset", "winobias", "blimp")
+
+
+def evaluate(
+    model,
+    tokenizer,
+    benchmarks: Iterable[str | Benchmark] = DEFAULT_BENCHMARKS,
+    *,
+    kind: Literal["mlm", "clm"] | None = None,
+    limit: int | None = None,
+    batch_size: int = 256,
+    max_tokens: int = 16384,
+    device: str | None = None,
+    pll: PLLMethod = "original",
+    progress: bool = True,
+) -> EvaluationResult:
+    """Score ``model`` on each benchmark (registry names or :class:`Benchmark` objects).
+
+    ``kind`` ("mlm"/"clm") is guessed from the model class when omitted; ``limit`` caps the
+    examples of each benchmark (per paradigm/domain/file where it has groups) for quick runs.
+    Returns an :class:`EvaluationResult` (``.scores``, ``.to_frame()``, ``.to_json()``).
+    """
+    resolved = REGISTRY.resolve([benchmarks] if isinstance(benchmarks, (str, Benchmark)) else benchmarks)
+    scorer = make_scorer(model, tokenizer, kind, batch_size=batch_size, max_tokens=max_tokens,
+                         device=device, progress=progress, pll=pll)
+    results = {}
+    timings = {}
+    for bench in resolved:
+        start = time.perf_counter()
+        results[bench.name] = bench.evaluate(scorer, limit=limit)
+        timings[bench.name] = time.perf_counter() - start
+    meta = {
+        "model": getattr(getattr(model, "config", None), "_name_or_path", None) or type(model).__name__,
+        "model_class": type(model).__name__,
+        "kind": scorer.kind,
+        "limit": limit,
+        "seconds": timings,
+    }
+    return EvaluationResult(results, meta)

@@ -1,0 +1,91 @@
+"""The benchmark registry: a benchmark is a small declarative object with an ``evaluate`` method.
+
+Add your own in a few lines::
+
+    from babybias.evaluate import MinimalPairs, register
+    register(MinimalPairs(name="my_agreement", source="pairs.jsonl"))
+    evaluate(model, tokenizer, ["my_agreement"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Iterable
+
+from .results import BenchmarkResult
+from .scoring import LMScorer
+
+
+class Benchmark(ABC):
+    """Base class: subclasses are dataclasses whose fields are the benchmark's options."""
+
+    name: str
+
+    @abstractmethod
+    def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
+        """Score the benchmark with ``scorer``; ``limit`` caps the examples (per group where it has groups)."""
+
+    def config(self) -> dict[str, Any]:
+        if dataclasses.is_dataclass(self):
+            return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {"name": self.name}
+
+    def with_options(self, **options: Any) -> "Benchmark":
+        """A copy with some fields changed (``dataclasses.replace``), e.g. ``get_benchmark('stereoset').with_options(split='test')``."""
+        return dataclasses.replace(self, **options)
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+class Registry:
+    """Name → factory of a :class:`Benchmark`. Factories, so every lookup gets a fresh object."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Callable[[], Benchmark]] = {}
+
+    def register(self, benchmark: Benchmark | Callable[[], Benchmark], name: str | None = None, *, overwrite: bool = False) -> None:
+        factory = benchmark if callable(benchmark) and not isinstance(benchmark, Benchmark) else (lambda b=benchmark: dataclasses.replace(b) if dataclasses.is_dataclass(b) else b)
+        name = name or factory().name
+        if name in self._factories and not overwrite:
+            raise ValueError(f"a benchmark named {name!r} is already registered (pass overwrite=True to replace it)")
+        self._factories[name] = factory
+
+    def get(self, name: str, **options: Any) -> Benchmark:
+        if name not in self._factories:
+            raise KeyError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(self._factories))}")
+        bench = self._factories[name]()
+        return bench.with_options(**options) if options else bench
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def resolve(self, items: Iterable[str | Benchmark]) -> list[Benchmark]:
+        out = [self.get(i) if isinstance(i, str) else i for i in items]
+        seen: set[str] = set()
+        for b in out:
+            if not isinstance(b, Benchmark):
+                raise TypeError(f"expected a benchmark name or Benchmark, got {type(b).__name__}")
+            if b.name in seen:
+                raise ValueError(f"two benchmarks are named {b.name!r}; give one another name= so their scores do not collide")
+            seen.add(b.name)
+        return out
+
+
+REGISTRY = Registry()
+
+
+def register(benchmark: Benchmark | Callable[[], Benchmark], name: str | None = None, *, overwrite: bool = False) -> None:
+    """Register a benchmark (or a zero-argument factory) under its name in the default registry."""
+    REGISTRY.register(benchmark, name, overwrite=overwrite)
+
+
+def get_benchmark(name: str, **options: Any) -> Benchmark:
+    """A fresh benchmark object from the default registry, with ``options`` overriding its fields."""
+    return REGISTRY.get(name, **options)
+
+
+def list_benchmarks() -> list[str]:
+    return REGISTRY.names()

@@ -1,0 +1,454 @@
+"""Token-level log-probability scorers for masked and causal language models.
+
+Every benchmark in :mod:`babybias.evaluate` reduces to "log-probability of these tokens of this
+text". Two scorers answer that question for any ``transformers`` model (and any module whose
+forward takes ``input_ids`` / ``attention_mask`` and returns ``.logits``):
+
+* :class:`MaskedLMScorer` — pseudo-log-likelihood (PLL, Salazar et al. 2020): each scored token
+  is replaced by the mask token and predicted from the rest. Two variants:
+
+  - ``"original"``: mask the scored token alone (Salazar et al. 2020; Nangia et al. 2020);
+  - ``"within_word_l2r"``: also mask the tokens to its right that belong to the same word, so
+    multi-token words are not scored with their own later pieces visible (Kauf & Ivanova 2023,
+    "PLL-word-l2r"; used by the BabyLM evaluation pipeline).
+
+* :class:`CausalLMScorer` — log p(x_t | x_<t) after a prefix token (BOS, else EOS).
+
+Both batch across texts: all masked copies of many texts go into one padded batch, sorted by
+length, under ``torch.inference_mode``, on the model's device, with a tqdm progress bar.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+PLLMethod = Literal["original", "within_word_l2r"]
+PLL_METHODS: tuple[str, ...] = ("original", "within_word_l2r")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A tokenized text: ids plus what the scorers need to pick and mask tokens.
+
+    ``special[i]`` marks tokens that are never scored (CLS/SEP/BOS...). ``word_ids[i]`` is the
+    index of the pre-tokenizer word a token belongs to (``-1`` for special tokens) and
+    ``offsets[i]`` its character span in ``text``.
+    """
+
+    text: str
+    input_ids: tuple[int, ...]
+    special: tuple[bool, ...]
+    word_ids: tuple[int, ...]
+    offsets: tuple[tuple[int, int], ...]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def positions(self, start_char: int = 0, end_char: int | None = None) -> list[int]:
+        """Non-special token positions whose span starts within ``[start_char, end_char)``."""
+        end = len(self.text) if end_char is None else end_char
+        return [
+            i
+            for i, (sp, (s, _)) in enumerate(zip(self.special, self.offsets))
+            if not sp and start_char <= s < end
+        ]
+
+
+def _require_fast(tokenizer) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError(
+            f"{type(tokenizer).__name__} is not a fast tokenizer; the scorers need offsets and word ids "
+            "(load it with AutoTokenizer.from_pretrained(..., use_fast=True) or wrap a `tokenizers` "
+            "Tokenizer in PreTrainedTokenizerFast)"
+        )
+
+
+def model_kind(model) -> Literal["mlm", "clm"]:
+    """Guess whether ``model`` is a masked ("mlm") or causal ("clm") LM from its class.
+
+    Uses the ``transformers`` Auto mappings, then a ``babybias_lm_kind`` attribute; raises if the
+    class is in neither so that a wrong scorer is never picked silently.
+    """
+    explicit = getattr(model, "babybias_lm_kind", None)
+    if explicit in ("mlm", "clm"):
+        return explicit
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    name = type(model).__name__
+    mlm = name in set(MODEL_FOR_MASKED_LM_MAPPING_NAMES.values()) or name.endswith("ForMaskedLM")
+    clm = name in set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()) or name.endswith(("ForCausalLM", "LMHeadModel"))
+    if mlm and not clm:
+        return "mlm"
+    if clm and not mlm:
+        return "clm"
+    raise ValueError(f"cannot tell whether {name} is a masked or a causal LM; pass kind='mlm' or kind='clm'")
+
+
+@contextmanager
+def _eval_mode(model) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _logits(output) -> torch.Tensor:
+    return output.logits if hasattr(output, "logits") else output[0]
+
+
+def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int) -> list[np.ndarray]:
+    """Split ``order`` (indices sorted by length) into batches bounded by rows and padded tokens."""
+    batches, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and end - start < batch_size and (end - start + 1) * lengths[order[end]] <= max_tokens:
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches
+
+
+class LMScorer(ABC):
+    """Common interface: encode texts, then log-probabilities of chosen token positions."""
+
+    kind: Literal["mlm", "clm"]
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        batch_size: int = 256,
+        max_tokens: int = 16384,
+        device: str | torch.device | None = None,
+        progress: bool = True,
+    ) -> None:
+        _require_fast(tokenizer)
+        if batch_size < 1 or max_tokens < 1:
+            raise ValueError(f"batch_size and max_tokens must be >= 1, got {batch_size} and {max_tokens}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.progress = progress
+        if device is not None:
+            model.to(self.device)
+
+    @abstractmethod
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        """Tokenize ``texts`` the way this scorer feeds them to the model."""
+
+    @abstractmethod
+    def token_log_probs(
+        self,
+        encoded: Sequence[Encoded],
+        positions: Sequence[Sequence[int]] | None = None,
+        *,
+        pll: PLLMethod | None = None,
+        desc: str | None = None,
+    ) -> list[np.ndarray]:
+        """Natural-log probability of the token at each requested position of each text.
+
+        ``positions=None`` scores every non-special token. ``pll`` picks the masked-LM PLL
+        variant (ignored by causal LMs). Returns one float64 array per text, aligned with its
+        positions.
+        """
+
+    def sentence_log_probs(self, texts: Sequence[str], *, pll: PLLMethod | None = None, desc: str | None = None) -> list[np.ndarray]:
+        """Log-probability of every non-special token of each text."""
+        return self.token_log_probs(self.encode(texts), pll=pll, desc=desc)
+
+    def continuation_log_probs(
+        self, contexts: Sequence[str], continuations: Sequence[str], *, pll: PLLMethod | None = None, desc: str | None = None
+    ) -> list[np.ndarray]:
+        """Log-probabilities of the tokens of ``context + " " + continuation`` that belong to the continuation.
+
+        An empty context scores the whole continuation. The space joins them as
+        lm-evaluation-harness's default target delimiter does.
+        """
+        if len(contexts) != len(continuations):
+            raise ValueError(f"got {len(contexts)} contexts for {len(continuations)} continuations")
+        texts = [f"{c} {t}" if c else t for c, t in zip(contexts, continuations)]
+        encoded = self.encode(texts)
+        positions = [e.positions(start_char=len(c)) for e, c in zip(encoded, contexts)]  # a token may carry the space
+        for i, p in enumerate(positions):
+            if not p:
+                raise ValueError(f"continuation {continuations[i]!r} of item {i} has no token to score")
+        return self.token_log_probs(encoded, positions, pll=pll, desc=desc)
+
+    def score(
+        self, texts: Sequence[str], reduction: Literal["sum", "mean"] = "sum", *, pll: PLLMethod | None = None, desc: str | None = None
+    ) -> np.ndarray:
+        """One number per text: the sum or mean of its token log-probabilities."""
+        return reduce_log_probs(self.sentence_log_probs(texts, pll=pll, desc=desc), reduction)
+
+    def _forward(self, input_ids: np.ndarray, attention: np.ndarray) -> torch.Tensor:
+        ids = torch.from_numpy(input_ids).to(self.device)
+        mask = torch.from_numpy(attention).to(self.device)
+        return _logits(self.model(input_ids=ids, attention_mask=mask))
+
+    def _pad_matrix(self, encoded: Sequence[Encoded]) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+        if len(encoded) and lengths.min() == 0:
+            bad = int(np.argmin(lengths))
+            raise ValueError(f"text {bad} ({encoded[bad].text!r}) tokenizes to nothing")
+        pad = self.tokenizer.pad_token_id
+        pad = 0 if pad is None else pad
+        matrix = np.full((len(encoded), int(lengths.max(initial=1))), pad, dtype=np.int64)
+        for i, e in enumerate(encoded):
+            matrix[i, : len(e)] = e.input_ids
+        return matrix, lengths
+
+
+def reduce_log_probs(log_probs: Sequence[np.ndarray], reduction: Literal["sum", "mean"]) -> np.ndarray:
+    """Sum or mean of each array; the mean of an empty array is an error, not NaN."""
+    if reduction == "sum":
+        return np.array([float(lp.sum()) for lp in log_probs])
+    if reduction == "mean":
+        for i, lp in enumerate(log_probs):
+            if len(lp) == 0:
+                raise ValueError(f"item {i} has no scored token; its mean log-probability is undefined")
+        return np.array([float(lp.mean()) for lp in log_probs])
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def _encode_with_tokenizer(tokenizer, texts: Sequence[str], add_special_tokens: bool) -> list[Encoded]:
+    batch = tokenizer(
+        list(texts),
+        add_special_tokens=add_special_tokens,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+        truncation=False,
+        verbose=False,
+    )
+    out = []
+    for i, text in enumerate(texts):
+        word_ids = batch.word_ids(i)
+        special = batch["special_tokens_mask"][i]
+        out.append(
+            Encoded(
+                text=text,
+                input_ids=tuple(batch["input_ids"][i]),
+                special=tuple(bool(s) or w is None for s, w in zip(special, word_ids)),
+                word_ids=tuple(-1 if w is None else w for w in word_ids),
+                offsets=tuple(tuple(o) for o in batch["offset_mapping"][i]),
+            )
+        )
+    return out
+
+
+class MaskedLMScorer(LMScorer):
+    """Pseudo-log-likelihood scorer for masked LMs (see module docstring for the variants)."""
+
+    kind = "mlm"
+
+    def __init__(self, model, tokenizer, *, pll: PLLMethod = "original", **kwargs) -> None:
+        super().__init__(model, tokenizer, **kwargs)
+        if tokenizer.mask_token_id is None:
+            raise ValueError(f"{type(tokenizer).__name__} has no mask token; a masked-LM scorer needs one")
+        _check_pll(pll)
+        self.pll = pll
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        return _encode_with_tokenizer(self.tokenizer, texts, add_special_tokens=True)
+
+    def token_log_probs(
+        self,
+        encoded: Sequence[Encoded],
+        positions: Sequence[Sequence[int]] | None = None,
+        *,
+        pll: PLLMethod | None = None,
+        desc: str | None = None,
+    ) -> list[np.ndarray]:
+        method = self.pll if pll is None else pll
+        _check_pll(method)
+        if positions is None:
+            positions = [e.positions() for e in encoded]
+        if len(positions) != len(encoded):
+            raise ValueError(f"got {len(positions)} position lists for {len(encoded)} texts")
+        q_seq, q_pos, extra = [], [], []
+        for s, (enc, pos) in enumerate(zip(encoded, positions)):
+            for p in pos:
+                if not 0 <= p < len(enc):
+                    raise IndexError(f"position {p} is outside text {s} ({len(enc)} tokens)")
+                q_seq.append(s)
+                q_pos.append(p)
+                extra.append(_later_pieces(enc, p) if method == "within_word_l2r" else ())
+        matrix, lengths = self._pad_matrix(encoded)
+        queries = MaskedQueries(np.array(q_seq, dtype=np.int64), np.array(q_pos, dtype=np.int64), extra)
+        flat = self.run_masked_queries(matrix, lengths, queries, desc=desc)
+        return _split(flat, [len(p) for p in positions])
+
+    def run_masked_queries(
+        self, matrix: np.ndarray, lengths: np.ndarray, queries: "MaskedQueries", *, desc: str | None = None
+    ) -> np.ndarray:
+        """Log p(token at ``q_pos`` | sequence with ``q_pos`` and ``extra`` masked), one per query.
+
+        ``matrix`` holds the padded sequences, ``lengths`` their true lengths. Queries are run
+        length-sorted in batches of copies; results come back in query order. The target token
+        is read from ``queries.targets`` when given (e.g. StereoSet, whose inputs already hold
+        the mask), else from ``matrix``.
+        """
+        n = len(queries.seq)
+        out = np.empty(n, dtype=np.float64)
+        if n == 0:
+            return out
+        q_len = lengths[queries.seq]
+        order = np.lexsort((queries.seq, q_len))
+        mask_id = self.tokenizer.mask_token_id
+        batches = _batches(order, q_len, self.batch_size, self.max_tokens)
+        with _eval_mode(self.model), torch.inference_mode():
+            for idx in tqdm(batches, desc=desc or "masked-LM PLL", disable=not self.progress, leave=False):
+                seq, pos = queries.seq[idx], queries.pos[idx]
+                width = int(q_len[idx].max())
+                ids = matrix[seq, :width].copy()
+                targets = ids[np.arange(len(idx)), pos] if queries.targets is None else queries.targets[idx]
+                ids[np.arange(len(idx)), pos] = mask_id
+                for row, q in enumerate(idx):
+                    if queries.extra[q]:
+                        ids[row, list(queries.extra[q])] = mask_id
+                attention = (np.arange(width)[None, :] < q_len[idx][:, None]).astype(np.int64)
+                logits = self._forward(ids, attention)
+                rows = torch.arange(len(idx), device=logits.device)
+                picked = logits[rows, torch.from_numpy(pos).to(logits.device)].float().log_softmax(-1)
+                lp = picked[rows, torch.from_numpy(targets).to(logits.device)]
+                out[idx] = lp.double().cpu().numpy()
+        return out
+
+
+@dataclass
+class MaskedQueries:
+    """Masked-LM queries over a padded matrix: sequence index, target position, extra masked positions."""
+
+    seq: np.ndarray
+    pos: np.ndarray
+    extra: Sequence[tuple[int, ...]]
+    targets: np.ndarray | None = None
+
+
+def _check_pll(method: str) -> None:
+    if method not in PLL_METHODS:
+        raise ValueError(f"pll must be one of {PLL_METHODS}, got {method!r}")
+
+
+def _later_pieces(enc: Encoded, p: int) -> tuple[int, ...]:
+    """Positions right of ``p`` that belong to the same word (masked too in within-word-l2r)."""
+    word = enc.word_ids[p]
+    later = []
+    for q in range(p + 1, len(enc)):
+        if enc.word_ids[q] != word or enc.special[q]:
+            break
+        later.append(q)
+    return tuple(later)
+
+
+def _split(flat: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
+    return np.split(flat, np.cumsum(sizes)[:-1]) if sizes else []
+
+
+class CausalLMScorer(LMScorer):
+    """Log p(x_t | x_<t) for causal LMs, after a prefix token so the first token is scored too.
+
+    The prefix is ``prefix_token_id`` if given, else the tokenizer's BOS, else its EOS
+    (GPT-2 style ``<|endoftext|>``, as lm-evaluation-harness does).
+    """
+
+    kind = "clm"
+
+    def __init__(self, model, tokenizer, *, prefix_token_id: int | None = None, **kwargs) -> None:
+        super().__init__(model, tokenizer, **kwargs)
+        if prefix_token_id is None:
+            prefix_token_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        if prefix_token_id is None:
+            raise ValueError(
+                f"{type(tokenizer).__name__} has neither a BOS nor an EOS token; pass prefix_token_id= so the "
+                "first token of each text can be scored"
+            )
+        self.prefix_token_id = int(prefix_token_id)
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        plain = _encode_with_tokenizer(self.tokenizer, texts, add_special_tokens=False)
+        return [
+            Encoded(
+                text=e.text,
+                input_ids=(self.prefix_token_id,) + e.input_ids,
+                special=(True,) + e.special,
+                word_ids=(-1,) + e.word_ids,
+                offsets=((0, 0),) + e.offsets,
+            )
+            for e in plain
+        ]
+
+    def token_log_probs(
+        self,
+        encoded: Sequence[Encoded],
+        positions: Sequence[Sequence[int]] | None = None,
+        *,
+        pll: PLLMethod | None = None,
+        desc: str | None = None,
+    ) -> list[np.ndarray]:
+        """See :meth:`LMScorer.token_log_probs`; ``pll`` is accepted for a uniform call and ignored."""
+        if positions is None:
+            positions = [e.positions() for e in encoded]
+        if len(positions) != len(encoded):
+            raise ValueError(f"got {len(positions)} position lists for {len(encoded)} texts")
+        for s, (enc, pos) in enumerate(zip(encoded, positions)):
+            for p in pos:
+                if not 1 <= p < len(enc):
+                    raise IndexError(f"position {p} of text {s} cannot be scored by a causal LM ({len(enc)} tokens)")
+        matrix, lengths = self._pad_matrix(encoded)
+        results: list[np.ndarray] = [np.empty(len(p), dtype=np.float64) for p in positions]
+        order = np.argsort(lengths, kind="stable")
+        batches = _batches(order, lengths, self.batch_size, self.max_tokens)
+        with _eval_mode(self.model), torch.inference_mode():
+            for idx in tqdm(batches, desc=desc or "causal-LM log-likelihood", disable=not self.progress, leave=False):
+                width = int(lengths[idx].max())
+                ids = matrix[idx, :width]
+                attention = (np.arange(width)[None, :] < lengths[idx][:, None]).astype(np.int64)
+                logits = self._forward(ids, attention)
+                rows = np.concatenate([np.full(len(positions[s]), r) for r, s in enumerate(idx)]).astype(np.int64)
+                cols = np.concatenate([np.asarray(positions[s], dtype=np.int64) for s in idx])
+                if len(rows) == 0:
+                    continue
+                tgt = ids[rows, cols]
+                r_t = torch.from_numpy(rows).to(logits.device)
+                picked = logits[r_t, torch.from_numpy(cols - 1).to(logits.device)].float().log_softmax(-1)
+                lp = picked[torch.arange(len(rows), device=logits.device), torch.from_numpy(tgt).to(logits.device)]
+                lp = lp.double().cpu().numpy()
+                start = 0
+                for s in idx:
+                    k = len(positions[s])
+                    results[s] = lp[start : start + k]
+                    start += k
+        return results
+
+
+def make_scorer(
+    model,
+    tokenizer,
+    kind: Literal["mlm", "clm"] | None = None,
+    **kwargs,
+) -> LMScorer:
+    """Build the right scorer for ``model`` (``kind`` guessed by :func:`model_kind` if omitted)."""
+    kind = model_kind(model) if kind is None else kind
+    if kind == "mlm":
+        return MaskedLMScorer(model, tokenizer, **kwargs)
+    if kind == "clm":
+        kwargs.pop("pll", None)
+        return CausalLMScorer(model, tokenizer, **kwargs)
+    raise ValueError(f"kind must be 'mlm' or 'clm', got {kind!r}")

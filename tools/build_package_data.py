@@ -1,0 +1,119 @@
+"""Rebuild the benchmark data shipped inside the package from ``../shared/data``.
+
+Run from the repository root: ``python tools/build_package_data.py [--shared PATH]``.
+Copies each upstream file (gzipped with a fixed mtime so rebuilds are byte-identical), writes the
+BabyLM-filtered BLiMP subset as kept pair ids, and places each license / attribution next to its
+data. EWoK and the BLiMP supplement are deliberately *not* shipped (see docs/data.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "babybias" / "evaluate" / "data"
+
+
+def gzip_bytes(data: bytes, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as gz:
+        gz.write(data)
+
+
+def read_maybe_gz(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+def build_crows(shared: Path) -> None:
+    src = shared / "crows_pairs"
+    gzip_bytes((src / "crows_pairs_anonymized.csv").read_bytes(), OUT / "crows_pairs" / "crows_pairs_anonymized.csv.gz")
+    (OUT / "crows_pairs" / "LICENSE.md").write_text(
+        "CrowS-Pairs (Nangia, Vania, Bhalerao & Bowman, EMNLP 2020)\n"
+        "Upstream: https://github.com/nyu-mll/crows-pairs @ 8aaac11c485473159ec9328a65253a5be9a479dc,\n"
+        "data/crows_pairs_anonymized.csv (gzipped here, bytes unchanged).\n\n"
+        "License: Creative Commons Attribution-ShareAlike 4.0 International (CC BY-SA 4.0),\n"
+        "https://creativecommons.org/licenses/by-sa/4.0/ (statement in the upstream README).\n"
+        "The data statement asks that the data not be used to train machine learning models.\n"
+    )
+
+
+def build_stereoset(shared: Path) -> None:
+    src = shared / "stereoset"
+    dst = OUT / "stereoset"
+    dst.mkdir(parents=True, exist_ok=True)
+    for split in ("dev", "test"):
+        shutil.copyfile(src / f"stereoset_{split}.json.gz", dst / f"{split}.json.gz")
+    shutil.copyfile(src / "LICENSE.md", dst / "LICENSE.md")
+    (dst / "ATTRIBUTION.md").write_text(
+        "StereoSet (Nadeem, Bethke & Reddy, ACL 2021). License: CC BY-SA 4.0 (LICENSE.md, from\n"
+        "moinnadeem/StereoSet). dev.json.gz: moinnadeem/StereoSet @ ead7d086, data/dev.json.\n"
+        "test.json.gz: McGill-NLP/bias-bench @ 291426aa, data/stereoset/test.json (full test set).\n"
+        "Both are gzip of the upstream bytes.\n"
+    )
+
+
+def build_blimp(shared: Path) -> None:
+    src = shared / "blimp"
+    dst = OUT / "blimp"
+    dst.mkdir(parents=True, exist_ok=True)
+    kept: dict[str, list[str]] = {}
+    for path in sorted(src.glob("*.jsonl")):
+        data = path.read_bytes()
+        gzip_bytes(data, dst / f"{path.stem}.jsonl.gz")
+        by_pair = {}
+        for line in data.decode("utf-8").splitlines():
+            row = json.loads(line)
+            by_pair[(row["sentence_good"], row["sentence_bad"])] = str(row["pairID"])
+        filtered = shared / "blimp_filtered_babylm" / f"{path.stem}.jsonl.gz"
+        ids = []
+        for line in read_maybe_gz(filtered).decode("utf-8").splitlines():
+            row = json.loads(line)
+            pid = by_pair[(row["sentence_good"], row["sentence_bad"])]
+            if str(row["pair_id"]) != pid:
+                raise SystemExit(f"{filtered}: pair_id {row['pair_id']} is pairID {pid} in {path}")
+            ids.append(pid)
+        kept[path.stem] = ids
+    (dst / "babylm_filtered_pair_ids.json").write_text(json.dumps(kept, indent=0, sort_keys=True) + "\n")
+    (dst / "LICENSE.md").write_text(
+        "BLiMP (Warstadt, Parrish, Liu, Mohananey, Peng, Wang & Bowman, TACL 2020)\n"
+        "Upstream: https://github.com/alexwarstadt/blimp @ 3e56b06fcabca9b30822fc66435fca6b1aa40bb1,\n"
+        "data/*.jsonl (gzipped here, bytes unchanged).\n"
+        "License: Creative Commons Attribution 4.0 International (CC BY 4.0),\n"
+        "https://creativecommons.org/licenses/by/4.0/ (statement in the upstream README).\n\n"
+        "babylm_filtered_pair_ids.json lists, per paradigm, the pairIDs kept in the BabyLM Challenge's\n"
+        "vocabulary-filtered BLiMP ('blimp_filtered', BabyLM 2023/2024 evaluation pipelines), as found\n"
+        "in davda54/babylm-v2 @ c28c483c (5_evaluation/blimp/data/blimp/); every kept pair was checked\n"
+        "to be the original BLiMP pair with that id. Attribution: the BabyLM Challenge organisers\n"
+        "(Warstadt et al. 2023; Choshen et al. 2024).\n"
+    )
+
+
+def build_winobias(shared: Path) -> None:
+    src = shared / "winobias"
+    dst = OUT / "winobias"
+    dst.mkdir(parents=True, exist_ok=True)
+    names = [p.name for p in src.iterdir() if "stereotyped" in p.name or p.name.endswith("occupations.txt")]
+    for name in sorted(names) + ["LICENSE"]:
+        shutil.copyfile(src / name, dst / name)
+    (dst / "ATTRIBUTION.md").write_text(
+        "WinoBias (Zhao, Wang, Yatskar, Ordonez & Chang, NAACL 2018). Upstream:\n"
+        "https://github.com/uclanlp/corefBias @ 0bce984dd081bbc10b0622f326727a024c607895,\n"
+        "WinoBias/wino/data/ (files unchanged). License: MIT (LICENSE, copied from upstream).\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    args = parser.parse_args()
+    for build in (build_crows, build_stereoset, build_blimp, build_winobias):
+        build(args.shared)
+        print("built", build.__name__.removeprefix("build_"))
+
+
+if __name__ == "__main__":
+    main()
