@@ -200,16 +200,19 @@ class LMScorer(ABC):
         mask = torch.from_numpy(attention).to(self.device)
         return _logits(self.model(input_ids=ids, attention_mask=mask))
 
-    def _pad_matrix(self, encoded: Sequence[Encoded]) -> tuple[np.ndarray, np.ndarray]:
-        lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
-        if len(encoded) and lengths.min() == 0:
+    def pad_matrix(self, sequences: Sequence[Encoded] | Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Right-padded id matrix and true lengths of encoded texts (or plain id sequences)."""
+        ids = [e.input_ids if isinstance(e, Encoded) else e for e in sequences]
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        if len(ids) and lengths.min() == 0:
             bad = int(np.argmin(lengths))
-            raise ValueError(f"text {bad} ({encoded[bad].text!r}) tokenizes to nothing")
+            text = sequences[bad].text if isinstance(sequences[bad], Encoded) else ""
+            raise ValueError(f"text {bad} ({text!r}) tokenizes to nothing")
         pad = self.tokenizer.pad_token_id
         pad = 0 if pad is None else pad
-        matrix = np.full((len(encoded), int(lengths.max(initial=1))), pad, dtype=np.int64)
-        for i, e in enumerate(encoded):
-            matrix[i, : len(e)] = e.input_ids
+        matrix = np.full((len(ids), int(lengths.max(initial=1))), pad, dtype=np.int64)
+        for i, x in enumerate(ids):
+            matrix[i, : len(x)] = x
         return matrix, lengths
 
 
@@ -289,7 +292,7 @@ class MaskedLMScorer(LMScorer):
                 q_seq.append(s)
                 q_pos.append(p)
                 extra.append(_later_pieces(enc, p) if method == "within_word_l2r" else ())
-        matrix, lengths = self._pad_matrix(encoded)
+        matrix, lengths = self.pad_matrix(encoded)
         queries = MaskedQueries(np.array(q_seq, dtype=np.int64), np.array(q_pos, dtype=np.int64), extra)
         flat = self.run_masked_queries(matrix, lengths, queries, desc=desc)
         return _split(flat, [len(p) for p in positions])
@@ -411,7 +414,7 @@ class CausalLMScorer(LMScorer):
             for p in pos:
                 if not 1 <= p < len(enc):
                     raise IndexError(f"position {p} of text {s} cannot be scored by a causal LM ({len(enc)} tokens)")
-        matrix, lengths = self._pad_matrix(encoded)
+        matrix, lengths = self.pad_matrix(encoded)
         results: list[np.ndarray] = [np.empty(len(p), dtype=np.float64) for p in positions]
         order = np.argsort(lengths, kind="stable")
         batches = _batches(order, lengths, self.batch_size, self.max_tokens)

@@ -67,32 +67,37 @@ def _whitespace_sensitive(tokenizer) -> bool:
 
 
 def mlm_candidate_scores(scorer: MaskedLMScorer, items: list[dict], desc: str = "stereoset") -> dict[str, float]:
-    """Mean subtoken probability of each candidate's BLANK word (StereoSet / bias-bench method)."""
+    """Mean subtoken probability of each candidate's BLANK word (StereoSet / bias-bench method).
+
+    The context is encoded once with BLANK → mask; for subtoken i of the word the ids of
+    subtokens 0..i-1 are inserted before the mask and later ones are left out. (The reference
+    decodes the earlier subtokens to text and re-tokenizes; inserting the ids is the same
+    whenever the tokenizer round-trips and avoids depending on its decoder.)
+    """
     tok = scorer.tokenizer
     spaced = _whitespace_sensitive(tok)
-    texts, targets, owner = [], [], []
+    sequences, mask_pos, targets, owner = [], [], [], []
     for item in items:
         context = item["context"]
         blank_at = context.index("BLANK")
         lead = " " if spaced and blank_at > 0 and context[blank_at - 1] == " " else ""
+        base = scorer.encode([context.replace("BLANK", tok.mask_token, 1)])[0].input_ids
+        where = [p for p, t in enumerate(base) if t == tok.mask_token_id]
+        if len(where) != 1:
+            raise ValueError(f"StereoSet item {item['id']}: expected one mask token in its context, found {len(where)}")
+        m = where[0]
         for sent in item["sentences"].values():
             pieces = tok(lead + sent["template_word"], add_special_tokens=False)["input_ids"]
             if not pieces:
                 raise ValueError(f"StereoSet sentence {sent['id']}: BLANK word {sent['template_word']!r} has no tokens")
             for i, piece in enumerate(pieces):
-                prefix = tok.decode(pieces[:i]).lstrip() if i else ""
-                texts.append(context.replace("BLANK", prefix + tok.mask_token, 1))
+                sequences.append(base[:m] + tuple(pieces[:i]) + base[m:])
+                mask_pos.append(m + i)
                 targets.append(piece)
                 owner.append(sent["id"])
-    encoded = scorer.encode(texts)
-    mask_pos = []
-    for text, e in zip(texts, encoded):
-        where = [p for p, t in enumerate(e.input_ids) if t == tok.mask_token_id]
-        if len(where) != 1:
-            raise ValueError(f"expected one mask token in {text!r}, found {len(where)}")
-        mask_pos.append(where[0])
-    matrix, lengths = scorer._pad_matrix(encoded)
-    queries = MaskedQueries(np.arange(len(texts)), np.array(mask_pos), [()] * len(texts), np.array(targets))
+    matrix, lengths = scorer.pad_matrix(sequences)
+    n = len(sequences)
+    queries = MaskedQueries(np.arange(n), np.array(mask_pos, dtype=np.int64), [()] * n, np.array(targets, dtype=np.int64))
     probs = np.exp(scorer.run_masked_queries(matrix, lengths, queries, desc=desc))
     per_sentence: dict[str, list[float]] = defaultdict(list)
     for sid, p in zip(owner, probs):
