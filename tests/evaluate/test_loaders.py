@@ -151,3 +151,33 @@ def test_missing_path_and_unknown_split():
         load_crows_pairs("no/such/file.csv")
     with pytest.raises(ValueError, match="split"):
         load_stereoset("train")
+
+
+def test_hub_sources_are_converted(monkeypatch):
+    """The hub code path (no network here): a stand-in load_dataset returns hub-shaped datasets."""
+    import datasets
+
+    from babybias.evaluate import loaders
+
+    crows = datasets.Dataset.from_dict(
+        {"id": [0], "sent_more": ["the poor are lazy ."], "sent_less": ["the rich are lazy ."],
+         "stereo_antistereo": [1], "bias_type": [2]},
+        features=datasets.Features({"id": datasets.Value("int32"), "sent_more": datasets.Value("string"),
+                                    "sent_less": datasets.Value("string"),
+                                    "stereo_antistereo": datasets.ClassLabel(names=["stereo", "antistereo"]),
+                                    "bias_type": datasets.ClassLabel(names=["race-color", "socioeconomic", "gender"])}))
+    blimp = datasets.Dataset.from_list([{"sentence_good": "a b", "sentence_bad": "b a", "field": "syntax/semantics",
+                                         "linguistics_term": "t", "UID": "adjunct_island", "pairID": "3"}])
+    calls = []
+
+    def fake(name, config=None, split="train"):
+        calls.append((name, config, split))
+        return crows if "crows" in name else blimp
+
+    monkeypatch.setattr(loaders, "_hub_dataset", fake)
+    rows = load_crows_pairs("hf:nyu-mll/crows_pairs")
+    assert rows == [{"id": 0, "sent_more": "the poor are lazy .", "sent_less": "the rich are lazy .",
+                     "direction": "antistereo", "bias_type": "gender"}]
+    b = load_blimp("hf:nyu-mll/blimp", paradigms=["adjunct_island"])
+    assert b[0]["field"] == "syntax_semantics" and b[0]["pair_id"] == "3"
+    assert calls == [("nyu-mll/crows_pairs", None, "test"), ("nyu-mll/blimp", "adjunct_island", "train")]

@@ -167,3 +167,18 @@ def test_model_mode_is_restored(bert, wp_tok):
         assert bert.training
     finally:
         bert.eval()
+
+
+def test_backend_and_wrapper_encodings_agree(wp_tok, bpe_tok):
+    from babybias.evaluate.scoring import _encode_with_tokenizer
+
+    texts = ["The developers argued unbelievably.", "Her dog's  café\nruns—fast!", " lead space", "x [MASK] y"]
+    for tok in (wp_tok, bpe_tok):
+        for special in (True, False):
+            fast = _encode_with_tokenizer(tok, texts, special)
+            tok.backend_tokenizer.enable_truncation(10**6)  # forces the wrapper path
+            try:
+                slow = _encode_with_tokenizer(tok, texts, special)
+            finally:
+                tok.backend_tokenizer.no_truncation()
+            assert fast == slow
