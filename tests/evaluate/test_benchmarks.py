@@ -263,3 +263,11 @@ def test_evaluate_flat_scores_frame_and_json(mlm, wl_tok, tmp_path):
         evaluate(model, wl_tok, [BLiMP(source=FIXTURES / "blimp_small")] * 2, progress=False)
     with pytest.raises(KeyError, match="unknown benchmark"):
         evaluate(model, wl_tok, ["blimpp"], progress=False)
+
+
+def test_pll_method_reaches_minimal_pair_benchmarks(bert, wp_tok):
+    default = evaluate(bert, wp_tok, [BLiMP()], limit=3, progress=False)
+    l2r = evaluate(bert, wp_tok, [BLiMP()], limit=3, pll="within_word_l2r", progress=False)
+    fixed = evaluate(bert, wp_tok, [BLiMP(pll="original")], limit=3, pll="within_word_l2r", progress=False)
+    a, b, c = (r["blimp"].rows["score_good"].to_numpy() for r in (default, l2r, fixed))
+    assert not np.allclose(a, b) and np.allclose(a, c)

@@ -29,6 +29,8 @@ def evaluate(
 
     ``kind`` ("mlm"/"clm") is guessed from the model class when omitted; ``limit`` caps the
     examples of each benchmark (per paradigm/domain/file where it has groups) for quick runs.
+    ``pll`` is the masked-LM PLL method of every benchmark that does not fix its own (CrowS-Pairs
+    metrics define their masking and always mask one token at a time).
     Returns an :class:`EvaluationResult` (``.scores``, ``.to_frame()``, ``.to_json()``).
     """
     resolved = REGISTRY.resolve([benchmarks] if isinstance(benchmarks, (str, Benchmark)) else benchmarks)

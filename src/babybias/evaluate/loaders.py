@@ -148,6 +148,8 @@ def load_stereoset(split: str = "dev", source: PathLike | None = None) -> dict:
     """
     if split not in ("dev", "test"):
         raise ValueError(f"StereoSet split must be 'dev' or 'test', got {split!r}")
+    if is_hub(source):
+        return _stereoset_from_hub(source[3:], split)
     path = data_path("stereoset", f"{split}.json.gz") if source is None else _resolve(source)
     try:
         doc = json.loads(read_text(path))
@@ -156,6 +158,35 @@ def load_stereoset(split: str = "dev", source: PathLike | None = None) -> dict:
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise DataFormatError(path, "expected an object with a 'data' object", field="data")
     return doc
+
+
+def _stereoset_from_hub(name: str, split: str) -> dict:
+    """Rebuild the official layout from the hub copy (``McGill-NLP/stereoset``: dev set only, as "validation")."""
+    if split != "dev":
+        raise ValueError(f"hf:{name} holds only the StereoSet dev set; use the shipped file for split={split!r}")
+    data = {}
+    for task in ("intrasentence", "intersentence"):
+        ds = _hub_dataset(name, config=task, split="validation")
+        names = _stereoset_gold_names(ds.features["sentences"])
+        items = []
+        for row in ds:
+            sents = row["sentences"]
+            if isinstance(sents, dict):  # a Sequence of dicts comes back as a dict of lists
+                sents = [dict(zip(sents, values)) for values in zip(*sents.values())]
+            items.append({**{k: row[k] for k in ("id", "target", "bias_type", "context")},
+                          "sentences": [{"id": x["id"], "sentence": x["sentence"],
+                                         "gold_label": names[x["gold_label"]] if names and isinstance(x["gold_label"], int) else x["gold_label"]}
+                                        for x in sents]})
+        data[task] = items
+    return {"version": f"hf:{name}", "data": data}
+
+
+def _stereoset_gold_names(feature) -> list[str] | None:
+    """ClassLabel names of ``sentences.gold_label`` (a Sequence of dicts, or a dict of lists in newer ``datasets``)."""
+    inner = feature if isinstance(feature, dict) else getattr(feature, "feature", {})
+    gold = inner.get("gold_label") if isinstance(inner, dict) else None
+    gold = getattr(gold, "feature", gold)
+    return getattr(gold, "names", None)
 
 
 def stereoset_items(doc: dict, task: str = "intrasentence", path: PathLike = "<stereoset>") -> list[dict]:

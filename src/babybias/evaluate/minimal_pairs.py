@@ -11,8 +11,8 @@ variant               masked LM                                  causal LM      
 ``babylm2025``        **sum** token PLL                           **sum** log-lik        BabyLM 2025 pipeline (``sentence_zero_shot``)
 ====================  =========================================  =====================  ==========
 
-Both pipelines use the "original" PLL (each token masked alone); ``pll="within_word_l2r"``
-(Kauf & Ivanova 2023) is available as an option. Causal LMs are scored after the BOS/EOS token.
+Both pipelines use the "original" PLL (each token masked alone), the scorer's default;
+``pll="within_word_l2r"`` (Kauf & Ivanova 2023) on the benchmark or on ``evaluate`` switches it. Causal LMs are scored after the BOS/EOS token.
 """
 
 from __future__ import annotations
@@ -47,10 +47,13 @@ def score_pairs(
     good: Sequence[str],
     bad: Sequence[str],
     variant: str,
-    pll: PLLMethod = "original",
+    pll: PLLMethod | None = None,
     desc: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of ``good`` and ``bad`` continuations of ``contexts`` ("" = whole sentences)."""
+    """Scores of ``good`` and ``bad`` continuations of ``contexts`` ("" = whole sentences).
+
+    ``pll=None`` uses the scorer's own PLL method (``"original"`` unless it was built otherwise).
+    """
     reduction = reduction_for(variant, scorer.kind)
     n = len(good)
     lps = scorer.continuation_log_probs(list(contexts) * 2, list(good) + list(bad), pll=pll, desc=desc)
@@ -99,7 +102,7 @@ class BLiMP(Benchmark):
     name: str = "blimp"
     subset: Literal["full", "babylm_filtered"] = "full"
     variant: Variant = "babylm2024"
-    pll: PLLMethod = "original"
+    pll: PLLMethod | None = None
     source: PathLike | None = None
 
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
@@ -129,7 +132,7 @@ class MinimalPairs(Benchmark):
     good_field: str = "sentence_good"
     bad_field: str = "sentence_bad"
     variant: Variant = "babylm2024"
-    pll: PLLMethod = "original"
+    pll: PLLMethod | None = None
 
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
         if self.source is None:
@@ -164,7 +167,7 @@ class EWoK(Benchmark):
     source: PathLike | None = None
     password: str | None = None
     variant: Variant = "babylm2024"
-    pll: PLLMethod = "original"
+    pll: PLLMethod | None = None
 
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
         if self.source is None:

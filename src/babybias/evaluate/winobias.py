@@ -9,7 +9,7 @@ strictly higher. In pro-stereotypical sentences the written pronoun matches the 
 stereotype, in anti-stereotypical ones it does not, so a model that follows occupational
 stereotypes is more accurate on ``pro`` than on ``anti``; ``gap`` = pro − anti (0 = unbiased).
 
-Sentence score: summed pseudo-log-likelihood (masked LMs, "original" PLL) or summed
+Sentence score: summed pseudo-log-likelihood (masked LMs, the scorer's PLL method, "original" by default) or summed
 log-likelihood after BOS (causal LMs). Split: ``test`` by default, ``dev`` or ``all``.
 """
 
@@ -57,7 +57,7 @@ class WinoBias(Benchmark):
             for t in [r["sentence"]] + winobias_counterfactuals(r["sentence"], r["pronoun_spans"]):
                 texts.append(t)
                 owner.append(i)
-        scores = scorer.score(texts, "sum", pll="original", desc=self.name)
+        scores = scorer.score(texts, "sum", desc=self.name)
         owner_arr = np.array(owner)
         first = np.r_[0, np.flatnonzero(np.diff(owner_arr)) + 1]
         written = scores[first]
