@@ -47,6 +47,20 @@ def word_level_tokenizer(words=WEIGHTS, bos: bool = False):
                                    sep_token="[SEP]", mask_token="[MASK]")
 
 
+def fixed_wordpiece_tokenizer(pieces: list[str]):
+    """A BERT-like WordPiece tokenizer over exactly ``pieces`` (after the special tokens)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(SPECIALS + pieces)}
+    core = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    core.decoder = decoders.WordPiece()
+    core.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
 def logp(word: str) -> float:
     """The UnigramLM log-probability of ``word`` (specials get weight 0 → excluded from the total)."""
     return math.log(WEIGHTS[word] / sum(WEIGHTS.values()))

@@ -17,7 +17,7 @@ from babybias.evaluate import (BLiMP, CrowsPairs, EWoK, MinimalPairs, StereoSet,
 from babybias.evaluate.crows_pairs import span_positions
 from babybias.evaluate.scoring import CausalLMScorer, MaskedLMScorer
 from babybias.evaluate.stereoset import mlm_candidate_scores
-from tests.conftest import FIXTURES, WEIGHTS, UnigramLM, logp
+from tests.conftest import FIXTURES, WEIGHTS, UnigramLM, fixed_wordpiece_tokenizer, logp
 
 
 @pytest.fixture()
@@ -124,15 +124,7 @@ def test_stereoset_mlm_by_hand(mlm):
 
 
 def test_stereoset_mlm_fills_earlier_subtokens_and_leaves_later_out():
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##believ", "##ably", "kind", "the", "is", "man", "cat"])}
-    core = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    core.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                  sep_token="[SEP]", mask_token="[MASK]")
+    tok = fixed_wordpiece_tokenizer(["un", "##believ", "##ably", "kind", "the", "is", "man", "cat"])
     model = UnigramLM("mlm", tok)
     item = {"id": "x", "context": "the man is BLANK", "sentences": {
         "stereotype": {"id": "s", "sentence": "the man is unbelievably", "template_word": "unbelievably"},
@@ -271,3 +263,23 @@ def test_pll_method_reaches_minimal_pair_benchmarks(bert, wp_tok):
     fixed = evaluate(bert, wp_tok, [BLiMP(pll="original")], limit=3, pll="within_word_l2r", progress=False)
     a, b, c = (r["blimp"].rows["score_good"].to_numpy() for r in (default, l2r, fixed))
     assert not np.allclose(a, b) and np.allclose(a, c)
+
+
+def test_stereoset_mlm_matches_the_reference_string_method(bert, wp_tok):
+    """bias-bench builds each input as text (decode earlier subtokens, append the mask, re-tokenize);
+    our id insertion must give the same candidate scores for a tokenizer that round-trips."""
+    import torch
+
+    items = StereoSet().items()[:40]
+    ours = mlm_candidate_scores(MaskedLMScorer(bert, wp_tok, progress=False), items)
+    for item in items:
+        for sent in item["sentences"].values():
+            pieces = wp_tok.encode(sent["template_word"], add_special_tokens=False)
+            probs = []
+            for i in range(len(pieces)):
+                text = item["context"].replace("BLANK", wp_tok.decode(pieces[:i]) + wp_tok.mask_token)
+                ids = wp_tok.encode(text)
+                with torch.no_grad():
+                    logits = bert(input_ids=torch.tensor([ids])).logits[0, ids.index(wp_tok.mask_token_id)]
+                probs.append(torch.softmax(logits, -1)[pieces[i]].item())
+            assert ours[sent["id"]] == pytest.approx(np.mean(probs), abs=1e-6)

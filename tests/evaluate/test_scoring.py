@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from babybias.evaluate.scoring import CausalLMScorer, MaskedLMScorer, make_scorer, model_kind, reduce_log_probs
-from tests.conftest import UnigramLM, logp
+from tests.conftest import UnigramLM, fixed_wordpiece_tokenizer, logp
 
 SENTENCES = [
     "The developers argued unbelievably.",
@@ -68,15 +68,7 @@ def test_within_word_differs_from_original_on_multipiece_words(bert, wp_tok):
 
 
 def test_within_word_masks_later_pieces_only():
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##believ", "##ably", "kind"])}
-    core = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    core.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                  sep_token="[SEP]", mask_token="[MASK]")
+    tok = fixed_wordpiece_tokenizer(["un", "##believ", "##ably", "kind"])
     model = UnigramLM("mlm", tok)
     scorer = MaskedLMScorer(model, tok, batch_size=1, progress=False)
     enc = scorer.encode(["unbelievably kind"])[0]

@@ -110,9 +110,10 @@ class CrowsPairs(Benchmark):
                 pos_more.append(pa)
                 pos_less.append(pb)
             lps = scorer.token_log_probs(encoded, pos_more + pos_less, pll="original", desc=self.name)
-            reduction = "sum" if metric == "nangia" else "mean"
-            scores = np.array([float("nan") if (skipped[i % n] and reduction == "mean") else
-                               float(reduce_log_probs([lp], reduction)[0]) for i, lp in enumerate(lps)])
+            if metric == "nangia":
+                scores = reduce_log_probs(lps, "sum")
+            else:  # a skipped pair's empty side has no mean: NaN, and the pair is left out of N
+                scores = np.array([lp.mean() if len(lp) else np.nan for lp in lps])
             rounded = True
         score_more, score_less = scores[:n], scores[n:]
         if rounded:

@@ -9,6 +9,7 @@ Add your own in a few lines::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
@@ -47,7 +48,13 @@ class Registry:
         self._factories: dict[str, Callable[[], Benchmark]] = {}
 
     def register(self, benchmark: Benchmark | Callable[[], Benchmark], name: str | None = None, *, overwrite: bool = False) -> None:
-        factory = benchmark if callable(benchmark) and not isinstance(benchmark, Benchmark) else (lambda b=benchmark: dataclasses.replace(b) if dataclasses.is_dataclass(b) else b)
+        if isinstance(benchmark, Benchmark):
+            template = copy.deepcopy(benchmark)
+            factory: Callable[[], Benchmark] = lambda: copy.deepcopy(template)
+        elif callable(benchmark):
+            factory = benchmark
+        else:
+            raise TypeError(f"register() takes a Benchmark or a factory returning one, got {type(benchmark).__name__}")
         name = name or factory().name
         if name in self._factories and not overwrite:
             raise ValueError(f"a benchmark named {name!r} is already registered (pass overwrite=True to replace it)")

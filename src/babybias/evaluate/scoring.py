@@ -216,6 +216,15 @@ class LMScorer(ABC):
         return matrix, lengths
 
 
+def _default_positions(encoded: Sequence[Encoded], positions: Sequence[Sequence[int]] | None) -> Sequence[Sequence[int]]:
+    """Every non-special position when ``positions`` is None; checks one list per text."""
+    if positions is None:
+        return [e.positions() for e in encoded]
+    if len(positions) != len(encoded):
+        raise ValueError(f"got {len(positions)} position lists for {len(encoded)} texts")
+    return positions
+
+
 def reduce_log_probs(log_probs: Sequence[np.ndarray], reduction: Literal["sum", "mean"]) -> np.ndarray:
     """Sum or mean of each array; the mean of an empty array is an error, not NaN."""
     if reduction == "sum":
@@ -310,10 +319,7 @@ class MaskedLMScorer(LMScorer):
     ) -> list[np.ndarray]:
         method = self.pll if pll is None else pll
         _check_pll(method)
-        if positions is None:
-            positions = [e.positions() for e in encoded]
-        if len(positions) != len(encoded):
-            raise ValueError(f"got {len(positions)} position lists for {len(encoded)} texts")
+        positions = _default_positions(encoded, positions)
         q_seq, q_pos, extra = [], [], []
         for s, (enc, pos) in enumerate(zip(encoded, positions)):
             for p in pos:
@@ -459,10 +465,7 @@ class CausalLMScorer(LMScorer):
         desc: str | None = None,
     ) -> list[np.ndarray]:
         """See :meth:`LMScorer.token_log_probs`; ``pll`` is accepted for a uniform call and ignored."""
-        if positions is None:
-            positions = [e.positions() for e in encoded]
-        if len(positions) != len(encoded):
-            raise ValueError(f"got {len(positions)} position lists for {len(encoded)} texts")
+        positions = _default_positions(encoded, positions)
         for s, (enc, pos) in enumerate(zip(encoded, positions)):
             for p in pos:
                 if not 1 <= p < len(enc):
