@@ -174,3 +174,22 @@ def test_backend_and_wrapper_encodings_agree(wp_tok, bpe_tok):
             finally:
                 tok.backend_tokenizer.no_truncation()
             assert fast == slow
+
+
+def test_head_split_is_used_only_when_it_reproduces_the_logits(bert, wp_tok):
+    from transformers import BertForMaskedLM
+
+    assert MaskedLMScorer(bert, wp_tok, progress=False)._head is not None  # BERT: head on masked rows only
+
+    class ScaledBert(BertForMaskedLM):  # its forward does more than head(body(x)): the split must be refused
+        def forward(self, *args, **kwargs):
+            out = super().forward(*args, **kwargs)
+            out.logits = out.logits * 2.0
+            return out
+
+    scaled = ScaledBert(bert.config)
+    scaled.load_state_dict(bert.state_dict())
+    scaled.eval()
+    scorer = MaskedLMScorer(scaled, wp_tok, progress=False)
+    assert scorer._head is None
+    np.testing.assert_allclose(scorer.sentence_log_probs(SENTENCES[:2])[0], reference_pll(scaled, wp_tok, SENTENCES[0]), atol=1e-5)
