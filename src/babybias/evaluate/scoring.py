@@ -366,7 +366,7 @@ class MaskedLMScorer(LMScorer):
         return out
 
 
-_HEAD_ATTRIBUTES = ("cls", "lm_head", "predictions")  # BERT-family, RoBERTa-family, ALBERT
+_HEAD_ATTRIBUTES = ("cls", "lm_head", "predictions", "head")  # BERT-family, RoBERTa-family, ALBERT, babybias
 
 
 def _masked_lm_head_split(model, device: torch.device):

@@ -1,0 +1,202 @@
+"""Building blocks shared by LTG-BERT and GPT-BERT (Samuel et al. 2023; Charpentier & Samuel 2024).
+
+Written from the papers' equations and the reference code's maths (ltgoslo/ltg-bert,
+ltgoslo/gpt-bert), batch-first. The disentangled relative-position attention is
+
+    score(q, k) = (Q_q·K_k + Q_q·Kpos[b(q−k)] + K_k·Qpos[b(q−k)]) / sqrt(3·d_head)
+
+where Qpos/Kpos are the shared ``qk`` projection of a small table of relative-position
+embeddings and b(·) the log-bucket function below. Two implementations:
+
+* ``"eager"`` — the obvious one: materialise Qpos/Kpos for every (q, k) pair, sum the three
+  terms, mask, softmax. Kept as the reference the fast path is tested against.
+* ``"sdpa"`` — the position terms are products against the 2·bucket−1 table rows, gathered
+  into a [B, H, T, T] additive bias, and attention runs through
+  ``torch.nn.functional.scaled_dot_product_attention``; no [T, T, 2D] tensor is built.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import initialization as init
+
+
+def log_bucket_position(relative: torch.Tensor, bucket_size: int, max_position: int) -> torch.Tensor:
+    """Bucket relative positions: exact for |r| ≤ bucket_size/2, log-spaced up to ``max_position``.
+
+    With bucket_size 32 and max_position 512: |r| = 20 → 17, 64 → 23, 127 → 25, ≥ 511 → 31
+    (sign kept). The result lies in [−(bucket_size−1), bucket_size−1].
+    """
+    sign = torch.sign(relative)
+    mid = bucket_size // 2
+    abs_pos = torch.where((relative < mid) & (relative > -mid), mid - 1, relative.abs().clamp(max=max_position - 1))
+    log_pos = torch.ceil(torch.log(abs_pos / mid) / math.log((max_position - 1) / mid) * (mid - 1)).int() + mid
+    return torch.where(abs_pos <= mid, relative, log_pos * sign).long()
+
+
+def relative_position_indices(length: int, bucket_size: int, max_position: int, device=None) -> torch.Tensor:
+    """[T, T] row indices into the relative-embedding table: bucket(q − k) + bucket_size − 1."""
+    pos = torch.arange(length, device=device)
+    return log_bucket_position(pos[:, None] - pos[None, :], bucket_size, max_position) + bucket_size - 1
+
+
+def attention_mask_bias(
+    padding_mask: torch.Tensor | None,
+    batch: int,
+    length: int,
+    dtype: torch.dtype,
+    device,
+    causal: bool = False,
+    document_ids: torch.Tensor | None = None,
+) -> torch.Tensor | None:
+    """Boolean [B, 1, T, T] "may attend" mask from a [B, T] padding mask (1 = real token),
+    optionally causal and block-diagonal over ``document_ids`` (packed documents). None = all."""
+    allowed = None
+    if padding_mask is not None:
+        allowed = padding_mask.bool()[:, None, None, :].expand(batch, 1, length, length)
+    if causal:
+        tri = torch.ones(length, length, dtype=torch.bool, device=device).tril()[None, None]
+        allowed = tri if allowed is None else allowed & tri
+    if document_ids is not None:
+        same = (document_ids[:, :, None] == document_ids[:, None, :])[:, None]
+        allowed = same if allowed is None else allowed & same
+    if allowed is not None:
+        # a query row with no allowed key (a padding query under causal/document masks) attends
+        # to itself only, so no row is all -inf (which would give NaN)
+        eye = torch.eye(length, dtype=torch.bool, device=device)[None, None]
+        allowed = allowed | (eye & ~allowed.any(-1, keepdim=True))
+    return allowed
+
+
+def relative_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    query_pos: torch.Tensor,
+    key_pos: torch.Tensor,
+    position_indices: torch.Tensor,
+    allowed: torch.Tensor | None,
+    dropout: float,
+    implementation: str,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Disentangled attention. q/k/v: [B, H, T, d]; query_pos/key_pos: [R, H, d] table rows;
+    position_indices: [T, T]; allowed: bool [B, 1, T, T] or None. Returns ([B, H, T, d], probs or None)."""
+    batch, heads, length, head_size = query.shape
+    scale = 1.0 / math.sqrt(3 * head_size)
+    if implementation == "eager":
+        kpos = key_pos[position_indices]  # [T, T, H, d]
+        qpos = query_pos[position_indices]
+        scores = query @ key.transpose(-1, -2)
+        scores = scores + torch.einsum("bhqd,qkhd->bhqk", query, kpos)
+        scores = scores + torch.einsum("bhkd,qkhd->bhqk", key, qpos)
+        scores = scores * scale
+        if allowed is not None:
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        probs = torch.softmax(scores.float(), dim=-1).to(value.dtype)
+        probs = F.dropout(probs, p=dropout)
+        return probs @ value, probs
+    if implementation != "sdpa":
+        raise ValueError(f"attention implementation must be 'eager' or 'sdpa', got {implementation!r}")
+    idx = position_indices[None, None].expand(batch, heads, length, length)
+    c2p = torch.einsum("bhqd,rhd->bhqr", query, key_pos).gather(3, idx)  # Q_q · Kpos[b(q-k)]
+    p2c = torch.einsum("bhkd,rhd->bhrk", key, query_pos).gather(2, idx)  # K_k · Qpos[b(q-k)]
+    bias = (c2p + p2c) * scale
+    if allowed is not None:
+        bias = bias.masked_fill(~allowed, float("-inf"))
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype), dropout_p=dropout, scale=scale)
+    return out, None
+
+
+class RelativeEmbeddings(nn.Module):
+    """Word embedding → non-affine LayerNorm → dropout; plus the affine-normalised relative table."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, bucket_size: int, eps: float, dropout: float) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab_size, hidden_size)
+        self.word_norm = nn.LayerNorm(hidden_size, eps=eps, elementwise_affine=False)
+        self.dropout = nn.Dropout(dropout)
+        self.relative_embeddings = nn.Parameter(torch.empty(2 * bucket_size - 1, hidden_size))
+        self.relative_norm = nn.LayerNorm(hidden_size, eps=eps)
+
+    def forward(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dropout(self.word_norm(self.word_embeddings(input_ids))), self.relative_norm(self.relative_embeddings)
+
+
+class GegluFeedForward(nn.Module):
+    """Non-affine LN → Linear D→2I → GEGLU (tanh-GELU gate on the second half) → non-affine LN → Linear I→D → dropout."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, eps: float, dropout: float, init_scale: float = 1.0) -> None:
+        super().__init__()
+        self.pre_norm = nn.LayerNorm(hidden_size, eps=eps, elementwise_affine=False)
+        self.up_proj = nn.Linear(hidden_size, 2 * intermediate_size, bias=False)
+        self.mid_norm = nn.LayerNorm(intermediate_size, eps=eps, elementwise_affine=False)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.up_proj.init_scale = self.down_proj.init_scale = init_scale  # depth scaling sqrt(1/(2(l+1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, gate = self.up_proj(self.pre_norm(x)).chunk(2, dim=-1)
+        return self.dropout(self.down_proj(self.mid_norm(h * F.gelu(gate, approximate="tanh"))))
+
+
+class MaskedLMHead(nn.Module):
+    """Non-affine LN → Linear → GELU → non-affine LN → dropout → Linear tied to the word embedding (own bias)."""
+
+    def __init__(self, hidden_size: int, vocab_size: int, eps: float, dropout: float) -> None:
+        super().__init__()
+        self.pre_norm = nn.LayerNorm(hidden_size, eps=eps, elementwise_affine=False)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.post_norm = nn.LayerNorm(hidden_size, eps=eps, elementwise_affine=False)
+        self.dropout = nn.Dropout(dropout)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.dropout(self.post_norm(F.gelu(self.dense(self.pre_norm(hidden))))))
+
+
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """[B, T, D] → [B, H, T, D/H]."""
+    b, t, d = x.shape
+    return x.view(b, t, heads, d // heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """[B, H, T, d] → [B, T, H·d]."""
+    b, h, t, d = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * d)
+
+
+def truncated_normal_std(hidden_size: int) -> float:
+    """The LTG initialisation: std sqrt(2 / (5·D)), truncated at ±2 std."""
+    return math.sqrt(2.0 / (5.0 * hidden_size))
+
+
+def set_attention_implementation(model: nn.Module, implementation: str) -> None:
+    """Set ``implementation`` on the config and on every module that has one."""
+    if implementation not in ("eager", "sdpa"):
+        raise ValueError(f"attention implementation must be 'eager' or 'sdpa', got {implementation!r}")
+    model.config.attention_implementation = implementation
+    for module in model.modules():
+        if hasattr(module, "implementation"):
+            module.implementation = implementation
+
+
+def init_ltg_weights(module: nn.Module, hidden_size: int) -> None:
+    """The LTG initialisation: truncated normal (std sqrt(2/(5D)), ±2 std) for every weight and
+    the relative table, times a module's ``init_scale`` (feed-forward depth scaling); zero biases;
+    affine LayerNorms at 1/0. Uses ``transformers.initialization`` so loaded weights are kept."""
+    std = truncated_normal_std(hidden_size)
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        s = std * getattr(module, "init_scale", 1.0)
+        init.trunc_normal_(module.weight, mean=0.0, std=s, a=-2 * s, b=2 * s)
+        if getattr(module, "bias", None) is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, RelativeEmbeddings):
+        init.trunc_normal_(module.relative_embeddings, mean=0.0, std=std, a=-2 * std, b=2 * std)
+    elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+        init.ones_(module.weight)
+        init.zeros_(module.bias)
