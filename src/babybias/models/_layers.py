@@ -22,6 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import PretrainedConfig
 from transformers import initialization as init
 
 
@@ -200,3 +201,81 @@ def init_ltg_weights(module: nn.Module, hidden_size: int) -> None:
     elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
         init.ones_(module.weight)
         init.zeros_(module.bias)
+
+
+class RelativeTransformerConfig(PretrainedConfig):
+    """Fields and validation shared by the LTG-BERT and GPT-BERT configs; subclasses set
+    ``model_type``, their defaults and ``sizes`` (named presets for :meth:`named`)."""
+
+    sizes = {}  # name -> field overrides (a plain class attribute: PretrainedConfig is a dataclass)
+
+    def __init__(
+        self,
+        vocab_size: int = 16384,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 2048,
+        max_position_embeddings: int = 512,
+        position_bucket_size: int = 32,
+        layer_norm_eps: float = 1e-7,
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        attention_implementation: str = "sdpa",
+        **kwargs,
+    ) -> None:
+        if hidden_size % num_attention_heads:
+            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
+        if attention_implementation not in ("eager", "sdpa"):
+            raise ValueError(f"attention_implementation must be 'eager' or 'sdpa', got {attention_implementation!r}")
+        if position_bucket_size < 2 or max_position_embeddings <= position_bucket_size // 2:
+            raise ValueError("need position_bucket_size >= 2 and max_position_embeddings > position_bucket_size / 2")
+        for name, p in (("hidden_dropout_prob", hidden_dropout_prob), ("attention_probs_dropout_prob", attention_probs_dropout_prob)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {p}")
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.max_position_embeddings = max_position_embeddings
+        self.position_bucket_size = position_bucket_size
+        self.layer_norm_eps = layer_norm_eps
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.attention_implementation = attention_implementation
+        kwargs.setdefault("tie_word_embeddings", True)
+        super().__init__(**kwargs)
+
+    @classmethod
+    def named(cls, name: str, **overrides):
+        """A config of one of the named sizes in ``cls.sizes``, with ``overrides`` applied."""
+        if name not in cls.sizes:
+            raise KeyError(f"unknown {cls.model_type} size {name!r}; known: {sorted(cls.sizes)}")
+        return cls(**{**cls.sizes[name], **overrides})
+
+
+class RelativeSelfAttention(nn.Module):
+    """The shared part of both attention blocks: non-affine pre-norm, ``qk_proj`` for content and
+    positions, relative attention over heads. Subclasses add the value path and the output."""
+
+    def __init__(self, config: RelativeTransformerConfig) -> None:
+        super().__init__()
+        d = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.pre_norm = nn.LayerNorm(d, eps=config.layer_norm_eps, elementwise_affine=False)
+        self.qk_proj = nn.Linear(d, 2 * d)
+        self.attention_dropout = config.attention_probs_dropout_prob
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.implementation = config.attention_implementation
+
+    def attend(self, h, value, relative, position_indices, allowed, output_attentions: bool = False):
+        """Attention of the normalised input ``h`` over ``value`` ([B, T, D]); returns ([B, T, D], probs or None)."""
+        query, key = self.qk_proj(h).chunk(2, dim=-1)
+        rel = self.qk_proj(F.dropout(relative, self.attention_dropout, self.training))
+        query_pos, key_pos = (t.view(t.shape[0], self.num_heads, -1) for t in rel.chunk(2, dim=-1))
+        context, probs = relative_attention(
+            split_heads(query, self.num_heads), split_heads(key, self.num_heads), split_heads(value, self.num_heads),
+            query_pos, key_pos, position_indices, allowed, self.attention_dropout if self.training else 0.0,
+            "eager" if output_attentions else self.implementation)
+        return merge_heads(context), probs

@@ -21,102 +21,46 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput, CausalLMOutput, MaskedLMOutput
 
-from ._layers import (GegluFeedForward, MaskedLMHead, RelativeEmbeddings, attention_mask_bias, init_ltg_weights,
-                      merge_heads, relative_attention, relative_position_indices, set_attention_implementation, split_heads)
+from ._layers import (GegluFeedForward, MaskedLMHead, RelativeEmbeddings, RelativeSelfAttention, RelativeTransformerConfig,
+                      attention_mask_bias, init_ltg_weights, relative_position_indices, set_attention_implementation)
 
-GPT_BERT_SIZES = {
-    # name: (hidden, layers, heads, intermediate, vocab)
-    "gpt-bert-small": (384, 12, 6, 1280, 8192),
-    "gpt-bert-base": (768, 12, 12, 2560, 16384),
-}
-
-
-class GptBertConfig(PretrainedConfig):
-    """Configuration of a GPT-BERT model; ``GptBertConfig.named("gpt-bert-base")`` gives the released sizes."""
+class GptBertConfig(RelativeTransformerConfig):
+    """Configuration of a GPT-BERT model; ``GptBertConfig.named("gpt-bert-base")`` gives the released sizes
+    (``gpt-bert-small`` 384/12/6, I=1280, vocab 8192; ``gpt-bert-base`` 768/12/12, I=2560, vocab 16384)."""
 
     model_type = "gpt-bert"
+    sizes = {
+        name: {"hidden_size": d, "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inter,
+               "vocab_size": vocab}
+        for name, (d, layers, heads, inter, vocab) in {"gpt-bert-small": (384, 12, 6, 1280, 8192),
+                                                       "gpt-bert-base": (768, 12, 12, 2560, 16384)}.items()
+    }
 
-    def __init__(
-        self,
-        vocab_size: int = 16384,
-        hidden_size: int = 768,
-        num_hidden_layers: int = 12,
-        num_attention_heads: int = 12,
-        intermediate_size: int = 2560,
-        max_position_embeddings: int = 512,
-        position_bucket_size: int = 32,
-        layer_norm_eps: float = 1e-5,
-        hidden_dropout_prob: float = 0.1,
-        attention_probs_dropout_prob: float = 0.1,
-        attention_implementation: str = "sdpa",
-        pad_token_id: int | None = 3,
-        bos_token_id: int | None = 1,
-        eos_token_id: int | None = 2,
-        **kwargs,
-    ) -> None:
-        if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
-        if attention_implementation not in ("eager", "sdpa"):
-            raise ValueError(f"attention_implementation must be 'eager' or 'sdpa', got {attention_implementation!r}")
-        for name, p in (("hidden_dropout_prob", hidden_dropout_prob), ("attention_probs_dropout_prob", attention_probs_dropout_prob)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p}")
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.max_position_embeddings = max_position_embeddings
-        self.position_bucket_size = position_bucket_size
-        self.layer_norm_eps = layer_norm_eps
-        self.hidden_dropout_prob = hidden_dropout_prob
-        self.attention_probs_dropout_prob = attention_probs_dropout_prob
-        self.attention_implementation = attention_implementation
-        kwargs.setdefault("tie_word_embeddings", True)
-        super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id, **kwargs)
-
-    @classmethod
-    def named(cls, name: str, **overrides) -> "GptBertConfig":
-        """``gpt-bert-small`` (384/12/6, I=1280, vocab 8192) or ``gpt-bert-base`` (768/12/12, I=2560, vocab 16384)."""
-        if name not in GPT_BERT_SIZES:
-            raise KeyError(f"unknown GPT-BERT size {name!r}; known: {sorted(GPT_BERT_SIZES)}")
-        hidden, layers, heads, inter, vocab = GPT_BERT_SIZES[name]
-        return cls(**{"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-                      "intermediate_size": inter, "vocab_size": vocab, **overrides})
+    def __init__(self, intermediate_size: int = 2560, layer_norm_eps: float = 1e-5, pad_token_id: int | None = 3,
+                 bos_token_id: int | None = 1, eos_token_id: int | None = 2, **kwargs) -> None:
+        super().__init__(intermediate_size=intermediate_size, layer_norm_eps=layer_norm_eps, pad_token_id=pad_token_id,
+                         bos_token_id=bos_token_id, eos_token_id=eos_token_id, **kwargs)
 
 
-class GptBertAttention(nn.Module):
+class GptBertAttention(RelativeSelfAttention):
     """Non-affine LN → q,k (``qk_proj``), value and GELU gate (``vg_proj``) → relative attention
     → context·gate → non-affine LN → out_proj → dropout."""
 
     def __init__(self, config: GptBertConfig) -> None:
-        super().__init__()
-        d, eps = config.hidden_size, config.layer_norm_eps
-        self.num_heads = config.num_attention_heads
-        self.pre_norm = nn.LayerNorm(d, eps=eps, elementwise_affine=False)
-        self.qk_proj = nn.Linear(d, 2 * d)
+        super().__init__(config)
+        d = config.hidden_size
         self.vg_proj = nn.Linear(d, 2 * d)
-        self.post_norm = nn.LayerNorm(d, eps=eps, elementwise_affine=False)
+        self.post_norm = nn.LayerNorm(d, eps=config.layer_norm_eps, elementwise_affine=False)
         self.out_proj = nn.Linear(d, d)
-        self.attention_dropout = config.attention_probs_dropout_prob
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.implementation = config.attention_implementation
 
     def forward(self, x, relative, position_indices, allowed, output_attentions: bool = False):
         h = self.pre_norm(x)
-        query, key = self.qk_proj(h).chunk(2, dim=-1)
         value, gate = self.vg_proj(h).chunk(2, dim=-1)
-        rel = self.qk_proj(F.dropout(relative, self.attention_dropout, self.training))
-        query_pos, key_pos = (t.view(t.shape[0], self.num_heads, -1) for t in rel.chunk(2, dim=-1))
-        impl = "eager" if output_attentions else self.implementation
-        context, probs = relative_attention(
-            split_heads(query, self.num_heads), split_heads(key, self.num_heads), split_heads(value, self.num_heads),
-            query_pos, key_pos, position_indices, allowed, self.attention_dropout if self.training else 0.0, impl)
-        context = merge_heads(context) * F.gelu(gate)
-        return self.dropout(self.out_proj(self.post_norm(context))), probs
+        context, probs = self.attend(h, value, relative, position_indices, allowed, output_attentions)
+        return self.dropout(self.out_proj(self.post_norm(context * F.gelu(gate)))), probs
 
 
 class DepthWeightedAverage(nn.Module):

@@ -16,100 +16,40 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 
-from ._layers import (GegluFeedForward, MaskedLMHead, RelativeEmbeddings, attention_mask_bias, init_ltg_weights, merge_heads,
-                      relative_attention, relative_position_indices, set_attention_implementation, split_heads)
+from ._layers import (GegluFeedForward, MaskedLMHead, RelativeEmbeddings, RelativeSelfAttention, RelativeTransformerConfig,
+                      attention_mask_bias, init_ltg_weights, relative_position_indices, set_attention_implementation)
 
-LTG_BERT_SIZES = {
-    # name: (hidden, layers, heads, intermediate)
-    "ltg-bert-xs": (192, 12, 3, 512),
-    "ltg-bert-small": (384, 12, 6, 1024),
-    "ltg-bert-base": (768, 12, 12, 2048),
-}
-
-
-class LtgBertConfig(PretrainedConfig):
-    """Configuration of an LTG-BERT model; ``LtgBertConfig.named("ltg-bert-base")`` gives the paper's sizes."""
+class LtgBertConfig(RelativeTransformerConfig):
+    """Configuration of an LTG-BERT model; ``LtgBertConfig.named("ltg-bert-base")`` gives the paper's sizes
+    (``ltg-bert-xs`` 192/12/3/512, ``-small`` 384/12/6/1024, ``-base`` 768/12/12/2048; vocab 16384)."""
 
     model_type = "ltg-bert"
+    sizes = {
+        name: {"hidden_size": d, "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inter}
+        for name, (d, layers, heads, inter) in {"ltg-bert-xs": (192, 12, 3, 512), "ltg-bert-small": (384, 12, 6, 1024),
+                                                "ltg-bert-base": (768, 12, 12, 2048)}.items()
+    }
 
-    def __init__(
-        self,
-        vocab_size: int = 16384,
-        hidden_size: int = 768,
-        num_hidden_layers: int = 12,
-        num_attention_heads: int = 12,
-        intermediate_size: int = 2048,
-        max_position_embeddings: int = 512,
-        position_bucket_size: int = 32,
-        layer_norm_eps: float = 1e-7,
-        hidden_dropout_prob: float = 0.1,
-        attention_probs_dropout_prob: float = 0.1,
-        classifier_dropout: float | None = None,
-        attention_implementation: str = "sdpa",
-        pad_token_id: int | None = 3,
-        **kwargs,
-    ) -> None:
-        if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
-        if attention_implementation not in ("eager", "sdpa"):
-            raise ValueError(f"attention_implementation must be 'eager' or 'sdpa', got {attention_implementation!r}")
-        if position_bucket_size < 2 or max_position_embeddings <= position_bucket_size // 2:
-            raise ValueError("need position_bucket_size >= 2 and max_position_embeddings > position_bucket_size / 2")
-        for name, p in (("hidden_dropout_prob", hidden_dropout_prob), ("attention_probs_dropout_prob", attention_probs_dropout_prob)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p}")
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.max_position_embeddings = max_position_embeddings
-        self.position_bucket_size = position_bucket_size
-        self.layer_norm_eps = layer_norm_eps
-        self.hidden_dropout_prob = hidden_dropout_prob
-        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    def __init__(self, intermediate_size: int = 2048, layer_norm_eps: float = 1e-7, classifier_dropout: float | None = None,
+                 pad_token_id: int | None = 3, **kwargs) -> None:
         self.classifier_dropout = classifier_dropout
-        self.attention_implementation = attention_implementation
-        kwargs.setdefault("tie_word_embeddings", True)
-        super().__init__(pad_token_id=pad_token_id, **kwargs)
-
-    @classmethod
-    def named(cls, name: str, **overrides) -> "LtgBertConfig":
-        """The named sizes of the LTG-BERT paper: ``ltg-bert-xs``, ``ltg-bert-small``, ``ltg-bert-base``."""
-        if name not in LTG_BERT_SIZES:
-            raise KeyError(f"unknown LTG-BERT size {name!r}; known: {sorted(LTG_BERT_SIZES)}")
-        hidden, layers, heads, inter = LTG_BERT_SIZES[name]
-        return cls(**{"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-                      "intermediate_size": inter, **overrides})
+        super().__init__(intermediate_size=intermediate_size, layer_norm_eps=layer_norm_eps, pad_token_id=pad_token_id, **kwargs)
 
 
-class LtgBertAttention(nn.Module):
+class LtgBertAttention(RelativeSelfAttention):
     """Non-affine LN → q,k from ``qk_proj``, v from ``v_proj`` → relative attention → out_proj → affine LN → dropout."""
 
     def __init__(self, config: LtgBertConfig) -> None:
-        super().__init__()
-        d, eps = config.hidden_size, config.layer_norm_eps
-        self.num_heads = config.num_attention_heads
-        self.pre_norm = nn.LayerNorm(d, eps=eps, elementwise_affine=False)
-        self.qk_proj = nn.Linear(d, 2 * d)
+        super().__init__(config)
+        d = config.hidden_size
         self.v_proj = nn.Linear(d, d)
         self.out_proj = nn.Linear(d, d)
-        self.post_norm = nn.LayerNorm(d, eps=eps)
-        self.attention_dropout = config.attention_probs_dropout_prob
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.implementation = config.attention_implementation
+        self.post_norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
 
     def forward(self, x, relative, position_indices, allowed, output_attentions: bool = False):
         h = self.pre_norm(x)
-        query, key = self.qk_proj(h).chunk(2, dim=-1)
-        value = self.v_proj(h)
-        rel = self.qk_proj(F.dropout(relative, self.attention_dropout, self.training))
-        query_pos, key_pos = (t.view(t.shape[0], self.num_heads, -1) for t in rel.chunk(2, dim=-1))
-        impl = "eager" if output_attentions else self.implementation
-        context, probs = relative_attention(
-            split_heads(query, self.num_heads), split_heads(key, self.num_heads), split_heads(value, self.num_heads),
-            query_pos, key_pos, position_indices, allowed, self.attention_dropout if self.training else 0.0, impl)
-        return self.dropout(self.post_norm(self.out_proj(merge_heads(context)))), probs
+        context, probs = self.attend(h, self.v_proj(h), relative, position_indices, allowed, output_attentions)
+        return self.dropout(self.post_norm(self.out_proj(context))), probs
 
 
 class LtgBertLayer(nn.Module):
