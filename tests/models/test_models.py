@@ -348,3 +348,15 @@ def test_evaluate_scores_our_models_on_every_benchmark():
         res = evaluate(model, tok, names, limit=4, progress=False)
         for key in ("crows_pairs/overall", "stereoset/overall/ss", "winobias/gap", "blimp/overall"):
             assert key in res.scores and res.scores[key] == res.scores[key], (cls.__name__, key)  # not NaN
+
+
+def test_importing_babybias_registers_the_auto_classes():
+    import subprocess
+    import sys
+
+    code = ("import babybias\nfrom transformers import AutoConfig, AutoModelForCausalLM\n"
+            "cfg = AutoConfig.for_model('gpt-bert', vocab_size=50, hidden_size=16, num_hidden_layers=1, "
+            "num_attention_heads=2, intermediate_size=8)\n"
+            "print(type(AutoModelForCausalLM.from_config(cfg)).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("GptBertForCausalLM")
