@@ -106,11 +106,39 @@ def build_winobias(shared: Path) -> None:
     )
 
 
+def build_word_lists(shared: Path) -> None:
+    """Word lists for babybias.corpus: Zhao et al. 2018 gender pairs, LDNOOBW, HolisticBias descriptors."""
+    src = shared / "word_lists"
+    dst = ROOT / "src" / "babybias" / "corpus" / "data"
+    dst.mkdir(parents=True, exist_ok=True)
+    male = (src / "zhao2018_gn_glove" / "male_word_file.txt").read_text().split()
+    female = (src / "zhao2018_gn_glove" / "female_word_file.txt").read_text().split()
+    if len(male) != len(female):
+        raise SystemExit("zhao2018 male/female files differ in length")
+    (dst / "gender_pairs_zhao2018.tsv").write_text("".join(f"{m}\t{f}\n" for m, f in zip(male, female)))
+    shutil.copyfile(src / "zhao2018_gn_glove" / "LICENSE", dst / "LICENSE-zhao2018-gn-glove.txt")
+    shutil.copyfile(src / "ldnoobw" / "en.txt", dst / "ldnoobw_en.txt")
+    shutil.copyfile(src / "ldnoobw" / "LICENSE", dst / "LICENSE-ldnoobw.txt")
+    shutil.copyfile(src / "holistic_bias_v1.1" / "descriptors.json", dst / "holistic_bias_descriptors.json")
+    shutil.copyfile(src / "holistic_bias_v1.1" / "LICENSE", dst / "LICENSE-holistic-bias.txt")
+    (dst / "ATTRIBUTION.md").write_text(
+        "Word lists shipped with babybias.corpus\n\n"
+        "- gender_pairs_zhao2018.tsv: the male/female definitional word lists of Zhao, Zhou, Li, Wang & Chang\n"
+        "  (EMNLP 2018, 'Learning Gender-Neutral Word Embeddings'), uclanlp/gn_glove @ 7e0c7cab, wordlist/\n"
+        "  {male,female}_word_file.txt, line i paired with line i. License: Apache-2.0 (LICENSE-zhao2018-gn-glove.txt).\n"
+        "- ldnoobw_en.txt: 'List of Dirty, Naughty, Obscene, and Otherwise Bad Words', English list, LDNOOBW @ 5faf2ba4.\n"
+        "  License: CC BY 4.0 (LICENSE-ldnoobw.txt).\n"
+        "- holistic_bias_descriptors.json: HolisticBias v1.1 descriptors (Smith, Hall, Kambadur, Presani & Williams,\n"
+        "  EMNLP 2022), facebookresearch/ResponsibleNLP @ 0ec714eb, holistic_bias/dataset/v1.1/descriptors.json.\n"
+        "  License: CC BY-SA 4.0 for the dataset (LICENSE-holistic-bias.txt, second part).\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
-    for build in (build_crows, build_stereoset, build_blimp, build_winobias):
+    for build in (build_crows, build_stereoset, build_blimp, build_winobias, build_word_lists):
         build(args.shared)
         print("built", build.__name__.removeprefix("build_"))
 

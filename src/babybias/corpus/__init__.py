@@ -1,0 +1,20 @@
+"""Composable pre-model corpus interventions on Hugging Face ``datasets``, each with its report.
+
+>>> from babybias.corpus import CDA, RandomDuplication, Pipeline, load_corpus
+>>> corpus = load_corpus("corpus.txt")                      # doctest: +SKIP
+>>> augmented, report = CDA(two_sided=True).apply(corpus)    # doctest: +SKIP
+>>> print(report)                                            # doctest: +SKIP
+"""
+
+from .cda import CDA, CDS
+from .controls import RandomDuplication
+from .perturb import PerturbationAugmentation, Seq2SeqPerturber, WordListPerturber
+from .toxicity import ProfanityCheckScorer, RandomRemoval, ToxicityFilter, ToxicityScorer, TransformersScorer, WordListScorer
+from .core import CorpusError, Intervention, Pipeline, Report, load_corpus, save_corpus, split_sentences, to_sentences, validate
+from .wordlists import Swapper, WordPairs, holistic_descriptors, offensive_words
+
+__all__ = [
+    "CDA", "CDS", "RandomDuplication", "PerturbationAugmentation", "Seq2SeqPerturber", "WordListPerturber",
+    "ProfanityCheckScorer", "RandomRemoval", "ToxicityFilter", "ToxicityScorer", "TransformersScorer", "WordListScorer", "CorpusError", "Intervention", "Pipeline", "Report", "load_corpus", "save_corpus", "split_sentences",
+    "to_sentences", "validate", "Swapper", "WordPairs", "holistic_descriptors", "offensive_words",
+]

@@ -1,0 +1,149 @@
+"""Counterfactual data augmentation (CDA) and substitution (CDS).
+
+* :class:`CDA` (Zmigrod et al. 2019; Webster et al. 2020, as used by the bias-bench survey):
+  swap every listed word for its counterpart. ``two_sided=True`` keeps each original unit and
+  adds its counterfactual right after it (only units that contain a listed word get one);
+  ``two_sided=False`` (one-sided) replaces units in place.
+* :class:`CDS` (Maudslay et al. 2019): replace each unit that contains a listed word by its
+  counterfactual with probability 0.5 (a per-unit coin from ``seed``), never duplicating.
+
+Words are matched case-insensitively at word boundaries and replaced in the original's
+capitalisation; "her"/"his" follow the possessive rule of :mod:`babybias.corpus.wordlists`.
+The default list is the shipped Zhao et al. 2018 gender pairs; pass any :class:`WordPairs`
+(names, another bias axis) instead or added.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import datasets
+
+from .core import TEXT, Intervention, Report, check_text, count_words, require_column, unit_random
+from .wordlists import Swapper, WordPairs
+
+
+def _aggregate(report: Report, mapped, columns=("_n_swaps", "_terms", "_words", "_changed", "_added")) -> None:
+    """Fill ``report`` from the per-row statistics columns an intervention's map wrote (Arrow compute)."""
+    import pyarrow.compute as pc
+
+    table = mapped.with_format("arrow")[:]
+    total = lambda name: int(pc.sum(table[name]).as_py() or 0) if name in table.column_names else 0  # noqa: E731
+    report.words_changed += total("_n_swaps")
+    report.words_in += total("_words")
+    report.units_changed += total("_changed")
+    report.units_added += total("_added")
+    counts = pc.value_counts(pc.list_flatten(table["_terms"])).to_pylist() if len(table) else []
+    terms = Counter({c["values"]: c["counts"] for c in counts})
+    report.terms = dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass
+class CDA(Intervention):
+    """Counterfactual data augmentation; ``two_sided`` keeps originals and adds counterfactuals."""
+
+    pairs: WordPairs = field(default_factory=WordPairs.gender)
+    two_sided: bool = True
+    name = "cda"
+
+    def apply(self, corpus, num_proc: int | None = None):
+        swapper = Swapper(self.pairs)
+        report = Report("cda-two-sided" if self.two_sided else "cda-one-sided", self.params() | {"pairs": self.pairs.source})
+        two_sided = self.two_sided
+
+        def swap_batch(batch, indices):
+            columns = list(batch)
+            out = {c: [] for c in columns} | {"_n_swaps": [], "_terms": [], "_words": [], "_changed": [], "_added": []}
+            for k, i in enumerate(indices):
+                text = check_text(batch[TEXT][k], i)
+                new, replaced = swapper.swap(text)
+                rows = [(text, 0)] + ([(new, 1)] if replaced else []) if two_sided else [(new, 0)]
+                for j, (t, is_added) in enumerate(rows):
+                    for c in columns:
+                        out[c].append(t if c == TEXT else batch[c][k])
+                    first = j == 0
+                    out["_n_swaps"].append(len(replaced) if first else 0)
+                    out["_terms"].append(replaced if first else [])
+                    out["_words"].append(count_words(text) if first else 0)
+                    out["_changed"].append(int(bool(replaced)) if first else 0)
+                    out["_added"].append(is_added)
+            return out
+
+        return _run(corpus, swap_batch, report, num_proc, "CDA")
+
+
+@dataclass
+class CDS(Intervention):
+    """Counterfactual data substitution: each unit with a listed word is swapped with probability ``p``."""
+
+    pairs: WordPairs = field(default_factory=WordPairs.gender)
+    p: float = 0.5
+    seed: int = 0
+    name = "cds"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {self.p}")
+
+    def apply(self, corpus, num_proc: int | None = None):
+        swapper = Swapper(self.pairs)
+        report = Report("cds", self.params() | {"pairs": self.pairs.source})
+        seed, p = self.seed, self.p
+
+        def sub_batch(batch, indices):
+            out = dict(batch) | {TEXT: [], "_n_swaps": [], "_terms": [], "_words": [], "_changed": []}
+            for k, i in enumerate(indices):
+                text = check_text(batch[TEXT][k], i)
+                new, replaced = swapper.swap(text)
+                flip = bool(replaced) and unit_random(seed, i).random() < p
+                out[TEXT].append(new if flip else text)
+                out["_n_swaps"].append(len(replaced) if flip else 0)
+                out["_terms"].append(replaced if flip else [])
+                out["_words"].append(count_words(text))
+                out["_changed"].append(int(flip))
+            return out
+
+        return _run(corpus, sub_batch, report, num_proc, "CDS")
+
+
+def _run(corpus, fn, report: Report, num_proc, desc: str):
+    """Map ``fn`` (batched, with indices) over the corpus, aggregate its statistics, drop them.
+
+    For an ``IterableDataset`` the map is lazy: the report fills in as the stream is consumed
+    (``report.notes["streaming"]`` is True; call ``report.check()`` after a full pass).
+    """
+    stat_columns = ["_n_swaps", "_terms", "_words", "_changed", "_added"]
+    if isinstance(corpus, datasets.IterableDataset):
+        return _run_streaming(corpus, fn, report, stat_columns)
+    require_column(corpus)
+    mapped = corpus.map(fn, batched=True, with_indices=True, num_proc=num_proc, desc=desc,
+                        remove_columns=corpus.column_names)
+    report.units_in = len(corpus)
+    _aggregate(report, mapped, stat_columns)
+    mapped = mapped.remove_columns([c for c in stat_columns if c in mapped.column_names])
+    report.units_out = len(mapped)
+    return mapped, report.check()
+
+
+def _run_streaming(corpus: datasets.IterableDataset, fn, report: Report, stat_columns):
+    if corpus.column_names is None or TEXT not in corpus.column_names:
+        raise ValueError(f"the stream's columns are {corpus.column_names}; it needs a known {TEXT!r} column "
+                         "(pass features= when building it)")
+    report.notes["streaming"] = True
+    terms: Counter = Counter()
+
+    def counted(batch, indices):
+        out = fn(batch, indices)
+        report.units_in += len(indices)
+        report.words_in += sum(out["_words"])
+        report.words_changed += sum(out["_n_swaps"])
+        report.units_changed += sum(out["_changed"])
+        report.units_added += sum(out.get("_added", []))
+        for t in out["_terms"]:
+            terms.update(t)
+        report.terms = dict(terms.most_common())
+        report.units_out += len(out[TEXT])
+        return {k: v for k, v in out.items() if k not in stat_columns}
+
+    return corpus.map(counted, batched=True, with_indices=True, remove_columns=corpus.column_names), report

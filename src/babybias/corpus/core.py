@@ -1,0 +1,215 @@
+"""Corpus plumbing shared by every intervention: validation, reports, pipelines, reading and writing.
+
+A corpus is a ``datasets.Dataset`` (or ``IterableDataset``) with a ``text`` column; each row is
+a *unit* (a document, or a sentence if you split first). Every intervention returns the new
+corpus and a :class:`Report` that accounts for every unit: ``units_out == units_in +
+units_added - units_removed``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import datasets
+
+TEXT = "text"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+class CorpusError(ValueError):
+    """The corpus is not usable as given; the message says which file/row/column and why."""
+
+
+@dataclass
+class Report:
+    """What one intervention did. Counts are of units (rows) unless they say words; ``words_changed``
+    counts words swapped (CDA, CDS, perturbation) or removed (filters), ``terms`` the swapped words."""
+
+    intervention: str
+    params: dict[str, Any] = field(default_factory=dict)
+    unit: str = "document"
+    units_in: int = 0
+    units_out: int = 0
+    units_changed: int = 0
+    units_added: int = 0
+    units_removed: int = 0
+    words_in: int = 0
+    words_changed: int = 0
+    terms: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> "Report":
+        """Raise if the unit counts do not add up (nothing may vanish unaccounted)."""
+        if self.units_out != self.units_in + self.units_added - self.units_removed:
+            raise AssertionError(f"{self.intervention}: {self.units_in} in + {self.units_added} added - "
+                                 f"{self.units_removed} removed != {self.units_out} out")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        top = ", ".join(f"{t}×{n}" for t, n in Counter(self.terms).most_common(8))
+        return (f"{self.intervention}: {self.units_in} {self.unit}s in → {self.units_out} out "
+                f"(changed {self.units_changed}, added {self.units_added}, removed {self.units_removed}); "
+                f"words {self.words_in}, changed {self.words_changed}" + (f"; top terms: {top}" if top else ""))
+
+
+class Intervention:
+    """Base class: ``apply(corpus, num_proc=None) -> (corpus, Report)``; subclasses are dataclasses."""
+
+    name = "intervention"
+
+    def apply(self, corpus, num_proc: int | None = None):
+        raise NotImplementedError
+
+    def __call__(self, corpus, num_proc: int | None = None):
+        return self.apply(corpus, num_proc=num_proc)
+
+    def params(self) -> dict[str, Any]:
+        return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in vars(self).items()
+                if not k.startswith("_")}
+
+
+@dataclass
+class Pipeline:
+    """Apply interventions in order; returns the final corpus and one report per step."""
+
+    steps: Sequence[Intervention]
+
+    def apply(self, corpus, num_proc: int | None = None):
+        reports = []
+        for step in self.steps:
+            corpus, report = step.apply(corpus, num_proc=num_proc)
+            reports.append(report)
+        return corpus, reports
+
+    __call__ = apply
+
+
+def unit_random(seed: int, index: int, salt: int = 0) -> random.Random:
+    """A random generator owned by one unit: the same for a given (seed, row, salt) whatever the
+    number of processes or the batch a row lands in."""
+    return random.Random((seed * 1_000_003 + salt) * 10_000_019 + index)
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def column_values(corpus: datasets.Dataset, name: str = TEXT) -> list:
+    """A column as a Python list, read through Arrow (row-by-row iteration is ~10x slower)."""
+    return corpus.with_format("arrow")[name].to_pylist()
+
+
+def require_column(corpus, column: str = TEXT) -> None:
+    """Raise :class:`CorpusError` when the corpus has no ``column``."""
+    names = corpus.column_names if corpus.column_names is not None else []
+    if column not in names:
+        raise CorpusError(f"the corpus has no {column!r} column (columns: {names})")
+
+
+def validate(corpus, column: str = TEXT, allow_empty: bool = False) -> None:
+    """Raise :class:`CorpusError` for a missing column, a non-text row or (unless allowed) an empty one.
+
+    (Interventions check each row as they map it; call this to check a corpus up front.)
+    """
+    require_column(corpus, column)
+    if isinstance(corpus, datasets.Dataset):
+        for start in range(0, len(corpus), 10_000):
+            for offset, text in enumerate(corpus[start : start + 10_000][column]):
+                check_text(text, start + offset, column, allow_empty)
+
+
+def check_text(text: Any, index: int, column: str = TEXT, allow_empty: bool = False) -> str:
+    if not isinstance(text, str):
+        raise CorpusError(f"row {index}: column {column!r} holds {type(text).__name__} {text!r}, not text")
+    if not allow_empty and not text.strip():
+        raise CorpusError(f"row {index}: column {column!r} is empty")
+    return text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split after ``.``, ``!`` or ``?`` followed by whitespace (a simple, documented rule)."""
+    return [s for s in _SENTENCE_END.split(text) if s]
+
+
+def to_sentences(corpus: datasets.Dataset, num_proc: int | None = None) -> datasets.Dataset:
+    """One row per sentence, with ``document`` (source row) and ``sentence`` (position) columns."""
+
+    def explode(batch, indices):
+        out = {TEXT: [], "document": [], "sentence": []}
+        for i, text in zip(indices, batch[TEXT]):
+            for j, s in enumerate(split_sentences(check_text(text, i))):
+                out[TEXT].append(s)
+                out["document"].append(i)
+                out["sentence"].append(j)
+        return out
+
+    return corpus.map(explode, batched=True, with_indices=True, remove_columns=corpus.column_names, num_proc=num_proc,
+                      desc="splitting sentences")
+
+
+def load_corpus(source: str | os.PathLike, split: str = "train", layout: str = "lines") -> datasets.Dataset:
+    """Read plain text (a file, or a folder of ``*.txt``/``*.train``/``*.md`` files) or a hub dataset.
+
+    ``layout="lines"``: one unit per non-blank line; ``"paragraphs"``: units separated by blank
+    lines. A non-UTF-8 file raises naming the file and byte offset. A string that is not an
+    existing path is treated as a hub dataset name (``split`` applies; needs a ``text`` column).
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        if isinstance(source, str) and "/" in source and not source.startswith((".", "/", "~")):
+            ds = datasets.load_dataset(source, split=split)
+            validate(ds)
+            return ds
+        raise FileNotFoundError(f"{path} does not exist")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".txt", ".train", ".md")) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"{path}: no *.txt, *.train or *.md files")
+    if layout not in ("lines", "paragraphs"):
+        raise ValueError(f"layout must be 'lines' or 'paragraphs', got {layout!r}")
+    texts, origins = [], []
+    for f in files:
+        raw = f.read_bytes()
+        try:
+            content = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CorpusError(f"{f}: not UTF-8 ({err.reason} at byte {err.start})") from None
+        units = content.splitlines() if layout == "lines" else re.split(r"\n\s*\n", content)
+        for u in units:
+            if u.strip():
+                texts.append(u.strip())
+                origins.append(str(f.relative_to(path) if path.is_dir() else f.name))
+    return datasets.Dataset.from_dict({TEXT: texts, "source": origins})
+
+
+def save_corpus(corpus: datasets.Dataset | Iterable[dict], path: str | os.PathLike, layout: str = "lines") -> Path:
+    """Write the ``text`` column as one unit per line (or blank-line separated paragraphs), atomically."""
+    path = Path(path)
+    sep = "\n" if layout == "lines" else "\n\n"
+    if layout not in ("lines", "paragraphs"):
+        raise ValueError(f"layout must be 'lines' or 'paragraphs', got {layout!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for i, row in enumerate(corpus):
+                text = check_text(row[TEXT], i)
+                bad = "\n" in text if layout == "lines" else bool(re.search(r"\n\s*\n", text))
+                if bad:
+                    raise CorpusError(f"row {i}: its text contains a {'newline' if layout == 'lines' else 'blank line'}, "
+                                      f"which the {layout!r} layout cannot hold; use layout='paragraphs' or split it")
+                out.write(text + sep)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
