@@ -208,3 +208,27 @@ def test_real_text_sample_round_trip():
         new, replaced = swap.swap(t)
         if replaced and not ambiguous & set(replaced):
             assert swap.swap(new)[0] == t  # swapping twice restores the text
+
+
+def test_seq2seq_perturber_prompts_in_panda_format():
+    import torch
+
+    from babybias.corpus import Seq2SeqPerturber
+    from babybias.testing import tiny_tokenizer
+
+    tok = tiny_tokenizer("wordpiece")
+
+    class EchoModel:  # stands in for a seq2seq model: "generates" its input back
+        device = torch.device("cpu")
+        prompts: list[str] = []
+
+        def generate(self, input_ids, attention_mask=None, **kwargs):
+            self.prompts.append(tok.decode(input_ids[0], skip_special_tokens=True))
+            return input_ids
+
+    model = EchoModel()
+    out, rep = PerturbationAugmentation(axis="gender", perturber=Seq2SeqPerturber(model, tok), mode="replace").apply(
+        corpus("the woman was tall .", "no terms here ."))
+    assert len(model.prompts) == 1 and model.prompts[0].startswith("woman, man <")  # "<word>, <target> <PERT_SEP> <text>"
+    assert "sep >" in model.prompts[0] and model.prompts[0].endswith("the woman was tall.")
+    assert out["text"][0] == model.prompts[0] and out["text"][1] == "no terms here ." and rep.units_changed == 1
