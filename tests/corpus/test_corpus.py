@@ -229,6 +229,6 @@ def test_seq2seq_perturber_prompts_in_panda_format():
     model = EchoModel()
     out, rep = PerturbationAugmentation(axis="gender", perturber=Seq2SeqPerturber(model, tok), mode="replace").apply(
         corpus("the woman was tall .", "no terms here ."))
-    assert len(model.prompts) == 1 and model.prompts[0].startswith("woman, man <")  # "<word>, <target> <PERT_SEP> <text>"
-    assert "sep >" in model.prompts[0] and model.prompts[0].endswith("the woman was tall.")
+    # "<word>, <target> <PERT_SEP> <text>" (the tiny vocabulary has no "<", ">" or "_": they decode as nothing)
+    assert len(model.prompts) == 1 and model.prompts[0] == "woman, man pert sep the woman was tall."
     assert out["text"][0] == model.prompts[0] and out["text"][1] == "no terms here ." and rep.units_changed == 1
