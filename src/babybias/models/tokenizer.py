@@ -30,10 +30,12 @@ def train_tokenizer(
     kind: Literal["wordpiece", "bpe"] = "wordpiece",
     min_frequency: int | None = None,
     show_progress: bool = False,
+    lowercase: bool = False,
 ):
     """Train a tokenizer on ``texts`` (an iterable of documents or lines) with the LTG-BERT or GPT-BERT recipe.
 
     ``min_frequency`` defaults to the recipe's (10 for WordPiece, 0 for BPE). Empty strings are skipped.
+    ``lowercase=True`` adds a lower-casing normaliser (for lower-cased corpora; not in the references).
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -46,6 +48,8 @@ def train_tokenizer(
         tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.ByteLevel(add_prefix_space=True),
                                                      pre_tokenizers.Digits(individual_digits=True)])
         tok.decoder = decoders.ByteLevel()
+        if lowercase:
+            tok.normalizer = normalizers.Lowercase()
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=LTG_SPECIAL_TOKENS, show_progress=show_progress,
                                             min_frequency=10 if min_frequency is None else min_frequency,
                                             continuing_subword_prefix="")
@@ -61,7 +65,8 @@ def train_tokenizer(
     if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=False, fuse_unk=False, ignore_merges=True))
         tok.normalizer = normalizers.Sequence([normalizers.Prepend(" "), normalizers.NFKC(),
-                                               normalizers.Replace(Regex("\n"), "\n "), normalizers.Replace(Regex(" *\n"), "\n")])
+                                               normalizers.Replace(Regex("\n"), "\n "), normalizers.Replace(Regex(" *\n"), "\n")]
+                                              + ([normalizers.Lowercase()] if lowercase else []))
         tok.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Split(Regex(_GPT_SPLIT), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False, trim_offsets=True),

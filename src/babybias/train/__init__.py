@@ -1,0 +1,20 @@
+"""Training BabyLMs: packed data, masking collators, recipes, the loop, checkpoints, callbacks.
+
+>>> from babybias.train import get_recipe, train
+>>> result = train(get_recipe("tiny"), corpus, tokenizer, "runs/tiny")   # doctest: +SKIP
+"""
+
+from .callbacks import EvaluationCallback, GenderEqualizingLoss, plot_trajectories, read_metrics
+from .checkpoint import is_valid, latest_valid_checkpoint, list_checkpoints, save_checkpoint
+from .collators import HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
+from .config import RECIPES, TrainConfig, dropout_debiasing, get_recipe
+from .data import TokenStream, global_batch_indices, tokenize_corpus
+from .loop import LossModule, TrainResult, build_model, train
+from .optim import Lamb, lr_factor, parameter_groups
+
+__all__ = [
+    "EvaluationCallback", "GenderEqualizingLoss", "plot_trajectories", "read_metrics", "is_valid", "latest_valid_checkpoint",
+    "list_checkpoints", "save_checkpoint", "HybridCollator", "MaskingConfig", "SpanMaskingCollator", "TokenMaskingCollator",
+    "RECIPES", "TrainConfig", "dropout_debiasing", "get_recipe", "TokenStream", "global_batch_indices", "tokenize_corpus",
+    "LossModule", "TrainResult", "build_model", "train", "Lamb", "lr_factor", "parameter_groups",
+]

@@ -1,0 +1,108 @@
+"""Evaluation during training (bias and ability trajectories), a plotting helper, and loss hooks
+for intra-model debiasing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..corpus.wordlists import WordPairs
+
+
+class EvaluationCallback:
+    """Run :func:`babybias.evaluate.evaluate` every ``every`` steps and at the end; append
+    ``{"step", "scores"}`` lines to ``path`` (JSONL). GPT-BERT models are scored in ``kind`` mode
+    ("clm" by default: its causal view; "mlm" builds the masked view from the same weights)."""
+
+    def __init__(self, tokenizer, benchmarks: Sequence, path: str | os.PathLike, every: int = 100, limit: int | None = None,
+                 kind: str | None = None, batch_size: int = 256) -> None:
+        self.tokenizer, self.benchmarks, self.path = tokenizer, list(benchmarks), Path(path)
+        self.every, self.limit, self.kind, self.batch_size = every, limit, kind, batch_size
+
+    def _scorable(self, model):
+        from ..models import GptBertForCausalLM, GptBertForMaskedLM
+
+        if isinstance(model, GptBertForCausalLM) and self.kind == "mlm":
+            masked = GptBertForMaskedLM(model.config).to(next(model.parameters()).device)
+            masked.load_state_dict(model.state_dict())
+            return masked
+        return model
+
+    def run(self, step: int, model) -> dict[str, float]:
+        from ..evaluate import evaluate
+
+        was_training = model.training
+        result = evaluate(self._scorable(model), self.tokenizer, self.benchmarks, limit=self.limit, progress=False,
+                          batch_size=self.batch_size)
+        model.train(was_training)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": step, "scores": result.scores}) + "\n")
+        return result.scores
+
+    def on_step_end(self, step: int, model) -> None:
+        if step % self.every == 0:
+            self.run(step, model)
+
+    def on_train_end(self, step: int, model) -> None:
+        if step % self.every != 0:
+            self.run(step, model)
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plot_trajectories(path: str | os.PathLike, keys: Sequence[str], out: str | os.PathLike | None = None):
+    """Plot score trajectories (step on x) from an :class:`EvaluationCallback` metrics file; returns the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(path)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in keys:
+        points = [(r["step"], r["scores"][key]) for r in records if key in r["scores"]]
+        if not points:
+            raise KeyError(f"{path} has no score {key!r}")
+        ax.plot(*zip(*points), marker="o", label=key)
+    ax.axhline(50, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("score (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if out is not None:
+        fig.savefig(out, dpi=120)
+    return fig
+
+
+class GenderEqualizingLoss:
+    """Qian et al. 2019: at every predicted position, penalise the gap between the log-probabilities
+    of the two words of each gendered pair: ``weight · Σ_positions mean_pairs |log p(m) − log p(f)|``
+    (summed over positions, like the training loss). Pairs whose words are not single tokens are skipped."""
+
+    def __init__(self, tokenizer, weight: float = 1.0, pairs: WordPairs | None = None) -> None:
+        pairs = pairs or WordPairs.gender()
+        ids = []
+        for a, b in pairs.pairs:
+            ta, tb = (tokenizer(w, add_special_tokens=False)["input_ids"] for w in (a, b))
+            tsa, tsb = (tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in (a, b))
+            for x, y in ((ta, tb), (tsa, tsb)):
+                if len(x) == 1 and len(y) == 1 and x != y:
+                    ids.append((x[0], y[0]))
+        if not ids:
+            raise ValueError("no gendered pair is a single token pair in this tokenizer")
+        self.male = torch.tensor(sorted(set(ids))).T[0]
+        self.female = torch.tensor(sorted(set(ids))).T[1]
+        self.weight = weight
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        lp = F.log_softmax(logits.float(), dim=-1)
+        gap = (lp[:, self.male.to(lp.device)] - lp[:, self.female.to(lp.device)]).abs().mean(dim=-1)
+        return self.weight * gap.sum()

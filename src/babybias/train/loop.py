@@ -1,0 +1,263 @@
+"""The training loop: one readable function, ``train(config, corpus, tokenizer, output_dir)``.
+
+Single process on CPU or one GPU, or several processes through ``torch.distributed`` (DDP;
+launched with ``torchrun``: NCCL on GPUs, gloo on CPU). Each step takes the global batch of the
+step (a pure function of the step and seed), splits it across ranks and accumulation
+micro-batches, normalises the loss by the number of labelled tokens in the *global* batch (so
+1 process and N processes compute the same gradient), clips, steps the optimizer and the
+schedule. Logs go to ``log.jsonl``; checkpoints are atomic and resumable (see
+:mod:`babybias.train.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..models import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM
+from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
+from .collators import HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
+from .config import TrainConfig
+from .data import global_batch_indices, tokenize_corpus
+from .optim import Lamb, lr_factor, parameter_groups
+
+LossHook = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the trained model (EMA weights when the recipe keeps an EMA), paths, the last logged loss."""
+
+    model: nn.Module
+    output_dir: Path
+    steps: int
+    final_loss: float | None
+    log_path: Path
+    final_dir: Path | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_model(config: TrainConfig, tokenizer) -> nn.Module:
+    """The recipe's model, sized for ``tokenizer`` (GPT-BERT as its causal-LM class; both modes share weights)."""
+    cfg_cls, model_cls = (LtgBertConfig, LtgBertForMaskedLM) if config.model_type == "ltg-bert" else (GptBertConfig, GptBertForCausalLM)
+    fields = {"vocab_size": len(tokenizer), **config.model_overrides}
+    special = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id or tokenizer.cls_token_id,
+               "eos_token_id": tokenizer.eos_token_id or tokenizer.sep_token_id}
+    fields.update({k: v for k, v in special.items() if v is not None})
+    if config.hidden_dropout is not None:
+        fields["hidden_dropout_prob"] = config.hidden_dropout
+    if config.attention_dropout is not None:
+        fields["attention_probs_dropout_prob"] = config.attention_dropout
+    cfg = cfg_cls.named(config.model_size, **fields) if config.model_size else cfg_cls(**fields)
+    torch.manual_seed(config.seed)
+    return model_cls(cfg)
+
+
+class LossModule(nn.Module):
+    """Wraps the model so DDP sees one forward: returns the *summed* loss over labelled tokens."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, hooks: Sequence[LossHook] = ()) -> None:
+        super().__init__()
+        self.model, self.config, self.hooks = model, config, list(hooks)
+
+    def forward(self, input_ids, attention_mask, labels, causal=None) -> torch.Tensor:
+        if self.config.objective == "hybrid":
+            logits, targets = [], []
+            for is_causal in (False, True):
+                rows = causal == is_causal
+                if not bool(rows.any()):
+                    continue
+                hidden = self.model.gpt_bert(input_ids[rows], attention_mask[rows], causal=is_causal).last_hidden_state
+                lab = labels[rows][:, 1:]
+                keep = lab != -100
+                logits.append(self.model.head(hidden[:, :-1][keep]))  # the state at t predicts token t+1
+                targets.append(lab[keep])
+            logits, targets = torch.cat(logits), torch.cat(targets)
+        else:
+            logits = self.model(input_ids, attention_mask=attention_mask, labels=labels).logits  # labelled rows only
+            targets = labels[labels != -100]
+        logits = logits.float()
+        loss = F.cross_entropy(logits, targets, reduction="sum")
+        if self.config.z_loss:
+            loss = loss + self.config.z_loss * torch.logsumexp(logits, dim=-1).pow(2).sum()
+        for hook in self.hooks:
+            loss = loss + hook(logits, targets)
+        return loss
+
+
+def _collator(config: TrainConfig, tokenizer):
+    masking = MaskingConfig.from_tokenizer(tokenizer)
+    if config.objective == "span":
+        return SpanMaskingCollator(masking, rate=config.mask_rate, seed=config.seed)
+    if config.objective == "token":
+        return TokenMaskingCollator(masking, rate=config.mask_rate, seed=config.seed)
+    return HybridCollator(masking, causal_fraction=config.causal_fraction, rate=config.mask_rate, seed=config.seed)
+
+
+def _distributed() -> tuple[int, int, torch.device]:
+    """(rank, world size, device); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    return rank, world, device
+
+
+def _all_reduce(value: torch.Tensor) -> torch.Tensor:
+    if dist.is_initialized():
+        dist.all_reduce(value)
+    return value
+
+
+def train(
+    config: TrainConfig,
+    corpus,
+    tokenizer,
+    output_dir: str | os.PathLike,
+    *,
+    resume: bool = True,
+    callbacks: Sequence[Any] = (),
+    loss_hooks: Sequence[LossHook] = (),
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config`` on ``corpus`` (a ``datasets.Dataset`` with a ``text`` column).
+
+    ``resume=True`` continues from the newest valid checkpoint in ``output_dir/checkpoints``.
+    ``stop_after`` ends the run after that many steps of this call (as if it had been killed).
+    ``callbacks`` get ``on_step_end(step, model)`` / ``on_train_end(step, model)``;
+    ``loss_hooks`` map (logits, targets) of the labelled positions to a summed extra loss.
+    """
+    rank, world, device = _distributed()
+    output_dir = Path(output_dir)
+    if rank == 0:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(output_dir / "tokenizer")
+    stream = tokenize_corpus(corpus, tokenizer, output_dir / "data_cache", num_proc=config.num_proc)
+    total = config.steps or math.ceil(config.epochs * stream.num_segments(config.seq_length) / config.batch_size)
+    warmup = int(config.warmup * total)
+
+    model = build_model(config, tokenizer).to(device)
+    optimizer_cls = Lamb if config.optimizer == "lamb" else torch.optim.AdamW
+    optimizer = optimizer_cls(parameter_groups(model, config.weight_decay), lr=config.lr, betas=config.betas, eps=config.eps)
+    ema = {n: p.detach().clone() for n, p in model.named_parameters()} if config.ema else None
+    start_step, history = 0, []
+    checkpoint = latest_valid_checkpoint(output_dir / "checkpoints") if resume else None
+    if checkpoint is not None:
+        from safetensors.torch import load_file
+
+        missing, unexpected = model.load_state_dict(load_file(str(checkpoint / "model.safetensors"), device=str(device)),
+                                                    strict=False)
+        if unexpected or [k for k in missing if k != "head.decoder.weight"]:  # the tied decoder is not stored
+            raise RuntimeError(f"{checkpoint} does not fit this recipe's model: missing {missing}, unexpected {unexpected}")
+        model.tie_weights()
+        state = load_trainer_state(checkpoint)
+        optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        start_step, history = state["step"], state.get("history", [])
+        if ema is not None:
+            ema = {k: v.to(device) for k, v in state["ema"].items()}
+    module = LossModule(model, config, loss_hooks)
+    step_module = torch.compile(module) if config.compile else module
+    if world > 1:
+        step_module = nn.parallel.DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
+    collate = _collator(config, tokenizer)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.bf16 and device.type == "cuda" else contextlib.nullcontext()
+    log_path = output_dir / "log.jsonl"
+    end = total if stop_after is None else min(total, start_step + stop_after)
+    bar = tqdm(total=total, initial=start_step, desc=config.name, disable=not progress or rank != 0)
+    model.train()
+    tokens_seen, t0 = 0, time.perf_counter()
+
+    for step in range(start_step, end):
+        # the global batch of this step, split across ranks, then into accumulation micro-batches
+        length, batch_size = config.phase(step, total)
+        indices = global_batch_indices(step, batch_size, stream.num_segments(length), config.seed + length)
+        micro = np.array_split(indices[rank::world], config.grad_accumulation)
+        rate = config.mask_rate if config.mask_rate_end is None else \
+            config.mask_rate + (config.mask_rate_end - config.mask_rate) * step / max(1, total - 1)
+        batches = []
+        for part in micro:
+            segments = [stream.segment(i, length) for i in part]
+            b = collate(segments, part, step, rate) if config.objective == "hybrid" else collate(segments, part, step)
+            batches.append({k: v.to(device) for k, v in b.items()})
+        count = _all_reduce(sum((b["labels"] != -100).sum() for b in batches).float())
+        lr = config.lr * lr_factor(step, total, warmup, config.decay, config.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        step_loss = torch.zeros((), device=device)
+        for k, b in enumerate(batches):
+            sync = contextlib.nullcontext() if world == 1 or k == len(batches) - 1 else step_module.no_sync()
+            with sync, autocast:
+                loss_sum = step_module(**b)
+            (loss_sum * world / count.clamp(min=1)).backward()
+            step_loss += loss_sum.detach()
+        if config.clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    ema[n].lerp_(p.detach(), 1 - config.ema)
+        tokens_seen += sum(int(b["attention_mask"].sum()) for b in batches) * world
+        bar.update(1)
+
+        if (step + 1) % config.log_every == 0 or step + 1 == end:
+            # one host sync per logging interval: the mean loss per labelled token of the last step
+            loss_value = float(_all_reduce(step_loss.clone()) / count.clamp(min=1))
+            elapsed = time.perf_counter() - t0
+            record = {"step": step + 1, "loss": loss_value, "lr": lr, "seq_length": length, "batch_size": batch_size,
+                      "tokens_per_second": tokens_seen / max(elapsed, 1e-9), "time": time.time()}
+            history.append(record)
+            tokens_seen, t0 = 0, time.perf_counter()
+            if rank == 0:
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+                bar.set_postfix(loss=f"{loss_value:.3f}")
+        if (step + 1) % config.save_every == 0 or step + 1 == end:
+            if rank == 0:
+                state = {"optimizer": optimizer.state_dict(), "step": step + 1, "rng": rng_state(), "ema": ema,
+                         "config": config.to_dict(), "history": history}
+                save_checkpoint(output_dir / "checkpoints", step + 1, model, state, config.keep_last)
+            if dist.is_initialized():
+                dist.barrier()
+        for cb in callbacks:
+            if hasattr(cb, "on_step_end") and rank == 0:
+                cb.on_step_end(step + 1, model)
+    bar.close()
+
+    final_dir = None
+    finished = end == total
+    if finished and ema is not None:
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                p.copy_(ema[n])
+    if finished and rank == 0:
+        final_dir = output_dir / "final"
+        model.save_pretrained(final_dir)
+        tokenizer.save_pretrained(final_dir)
+        for cb in callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(end, model)
+    model.eval()
+    return TrainResult(model, output_dir, end, history[-1]["loss"] if history else None, log_path, final_dir, history)

@@ -1,0 +1,250 @@
+"""Training: collator rates, schedules, LAMB, resume equality, checkpoint validity, DDP equivalence."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from babybias.models import train_tokenizer
+from babybias.testing import shipped_sentences
+from babybias.train import (EvaluationCallback, GenderEqualizingLoss, HybridCollator, Lamb, MaskingConfig, SpanMaskingCollator,
+                            TokenMaskingCollator, TrainConfig, get_recipe, latest_valid_checkpoint, list_checkpoints, lr_factor,
+                            plot_trajectories, tokenize_corpus, train)
+from babybias.train.data import global_batch_indices
+
+TINY_MODEL = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=48)
+NO_DROPOUT = dict(TINY_MODEL, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return shipped_sentences(per_paradigm=15)
+
+
+@pytest.fixture(scope="module")
+def corpus(texts):
+    return datasets.Dataset.from_dict({"text": texts})
+
+
+@pytest.fixture(scope="module")
+def bpe(texts):
+    return train_tokenizer(texts, vocab_size=500, kind="bpe", min_frequency=2)
+
+
+@pytest.fixture(scope="module")
+def wordpiece(texts):
+    return train_tokenizer(texts, vocab_size=500, kind="wordpiece", min_frequency=2)
+
+
+def tiny(**kw):
+    base = dict(model_overrides={**TINY_MODEL, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}, steps=12,
+                batch_size=8, seq_length=32, log_every=2, save_every=4, keep_last=2, warmup=0.1)
+    return get_recipe("tiny", **{**base, **kw})
+
+
+# ----------------------------------------------------------------------------------------- collators
+
+
+def segments(n=400, length=64, vocab=500, start=1):
+    rng = np.random.default_rng(0)
+    return [np.concatenate([[start], rng.integers(20, vocab, length - 1)]) for _ in range(n)]
+
+
+def masking(vocab=500):
+    return MaskingConfig(mask_token_id=4, vocab_size=vocab, special_ids=(0, 1, 2, 3, 4), pad_token_id=3)
+
+
+def fractions(batch, segs):
+    labelled = batch["labels"] != -100
+    ids, orig = batch["input_ids"][labelled], batch["labels"][labelled]
+    return (labelled.float().sum() / (batch["attention_mask"].sum() - len(segs))).item(), \
+        (ids == 4).float().mean().item(), (ids == orig).float().mean().item()
+
+
+def test_token_masking_rates():
+    segs = segments()
+    batch = TokenMaskingCollator(masking(), rate=0.15, seed=1)(segs, np.arange(len(segs)), step=0)
+    rate, masked, kept = fractions(batch, segs)
+    assert abs(rate - 0.15) < 0.01 and abs(masked - 0.8) < 0.03 and abs(kept - 0.1) < 0.03  # random ones ~ the rest
+    assert (batch["labels"][:, 0] == -100).all()  # the start token is never masked
+
+
+def test_span_masking_rates_and_spans():
+    segs = segments(n=600)
+    collate = SpanMaskingCollator(masking(), rate=0.15, short_p=0.1, seed=2)
+    batch = collate(segs, np.arange(len(segs)), step=3)
+    lengths = batch["attention_mask"].sum(1)
+    assert abs((lengths < 64).float().mean().item() - 0.1) < 0.04  # 10 % of sequences shortened
+    full = lengths == 64
+    labelled = (batch["labels"][full] != -100).float()
+    assert abs(labelled.sum().item() / (63 * full.sum().item()) - 0.15) < 0.01
+    runs = []  # lengths of contiguous labelled runs: spans of Geometric(1/3), cut at 10
+    for row in labelled:
+        r = 0
+        for x in row.tolist() + [0]:
+            if x:
+                r += 1
+            elif r:
+                runs.append(r)
+                r = 0
+    assert 2.0 < np.mean(runs) < 3.5 and max(runs) <= 20  # adjacent spans can touch
+    again = collate(segs, np.arange(len(segs)), step=3)
+    assert torch.equal(batch["input_ids"], again["input_ids"])  # deterministic per (seed, step, index)
+
+
+def test_hybrid_collator_mix_rate_and_spans():
+    segs = segments(n=800)
+    batch = HybridCollator(masking(), causal_fraction=0.25, rate=0.3, seed=0)(segs, np.arange(len(segs)), step=0)
+    causal = batch["causal"]
+    assert abs(causal.float().mean().item() - 0.25) < 0.04
+    assert torch.equal(batch["labels"][causal][:, 1:], batch["input_ids"][causal][:, 1:])
+    masked_labels = batch["labels"][~causal]
+    assert (masked_labels[:, 0] == -100).all()
+    assert abs((masked_labels != -100).float().sum().item() / (63 * masked_labels.shape[0]) - 0.3) < 0.01
+    lower = HybridCollator(masking(), causal_fraction=0.0, seed=0)(segs, np.arange(len(segs)), step=0, rate=0.15)
+    assert abs((lower["labels"] != -100).float().sum().item() / (63 * len(segs)) - 0.15) < 0.01
+
+
+# ------------------------------------------------------------------------------ schedules and optim
+
+
+def test_lr_schedule_and_recipe_phases():
+    assert lr_factor(0, 100, 10) == pytest.approx(0.1) and lr_factor(9, 100, 10) == 1.0
+    assert lr_factor(10, 100, 10) == pytest.approx(1.0) and lr_factor(100, 100, 10) == pytest.approx(0.1)
+    assert lr_factor(55, 100, 10, "linear", 0.0) == pytest.approx(0.5)
+    gpt = get_recipe("gpt_bert_100m")
+    assert gpt.phase(0, 1000)[0] == 128 and gpt.phase(0, 1000)[1] == 64          # batch ramp-up starts at 1/4
+    assert gpt.phase(500, 1000) == (128, 256) and gpt.phase(700, 1000) == (256, 128) and gpt.phase(950, 1000) == (512, 64)
+    ltg = get_recipe("ltg_bert_100m")
+    assert ltg.phase(0, 15625) == (128, 256) and ltg.phase(14100, 15625) == (512, 64)
+    assert ltg.optimizer == "lamb" and ltg.lr == 1e-2 and ltg.betas == (0.9, 0.98) and ltg.clip == 2.0
+    with pytest.raises(ValueError, match="hybrid"):
+        TrainConfig(model_type="ltg-bert", objective="hybrid")
+    with pytest.raises(ValueError, match="exactly one of steps and epochs"):
+        TrainConfig(steps=10, epochs=1)
+    with pytest.raises(KeyError, match="tiny"):
+        get_recipe("huge")
+
+
+def test_lamb_step_by_hand():
+    p = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    opt = Lamb([p], lr=0.1, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.0)
+    p.grad = torch.tensor([1.0, -2.0])
+    opt.step()
+    update = torch.tensor([1.0, -2.0]) / (torch.tensor([1.0, 2.0]) + 1e-6)  # m_hat / sqrt(v_hat): sign(g)
+    expected = torch.tensor([3.0, 4.0]) - 0.1 * (5.0 / update.norm()) * update
+    torch.testing.assert_close(p.detach(), expected)
+
+
+def test_global_batches_cover_each_epoch_once():
+    seen = np.concatenate([global_batch_indices(s, 7, 20, seed=1) for s in range(20)])  # 140 draws = 7 epochs
+    for epoch in range(7):
+        assert sorted(seen[epoch * 20 : (epoch + 1) * 20]) == list(range(20))
+
+
+# ---------------------------------------------------------------------------------------- the loop
+
+
+def test_loss_decreases_on_a_tiny_corpus(corpus, bpe, tmp_path):
+    result = train(tiny(steps=60, lr=5e-3, log_every=10, model_overrides=TINY_MODEL), corpus, bpe, tmp_path, progress=False)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0] - 0.5
+    assert (tmp_path / "final" / "model.safetensors").exists() and (tmp_path / "tokenizer" / "tokenizer.json").exists()
+    assert [json.loads(l)["step"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == list(range(10, 61, 10))
+
+
+@pytest.mark.parametrize("objective,tok", [("hybrid", "bpe"), ("span", "wordpiece")])
+def test_resume_equals_an_uninterrupted_run(corpus, bpe, wordpiece, tmp_path, objective, tok):
+    tokenizer = bpe if tok == "bpe" else wordpiece
+    cfg = tiny(objective=objective, model_type="ltg-bert" if objective == "span" else "gpt-bert",
+               optimizer="lamb", ema=0.9 if objective == "hybrid" else None)
+    whole = train(cfg, corpus, tokenizer, tmp_path / "whole", progress=False)
+    part = train(cfg, corpus, tokenizer, tmp_path / "part", stop_after=6, progress=False)
+    assert part.steps == 6 and part.final_dir is None
+    resumed = train(cfg, corpus, tokenizer, tmp_path / "part", progress=False)
+    assert resumed.steps == 12
+    for (n, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), n
+    assert [h["loss"] for h in whole.history] == [h["loss"] for h in resumed.history]
+    assert len(list_checkpoints(tmp_path / "part" / "checkpoints")) == 2  # keep_last
+
+
+def test_truncated_checkpoint_is_skipped(corpus, bpe, tmp_path):
+    train(tiny(steps=8), corpus, bpe, tmp_path, progress=False)
+    newest = list_checkpoints(tmp_path / "checkpoints")[-1]
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="skipping checkpoint"):
+        assert latest_valid_checkpoint(tmp_path / "checkpoints").name == "step_00000004"
+    with pytest.warns(UserWarning):
+        again = train(tiny(steps=8), corpus, bpe, tmp_path, progress=False)  # resumes from step 4, not the broken 8
+    assert again.history[-1]["step"] == 8
+
+
+def test_token_cache_is_reused(corpus, bpe, tmp_path):
+    a = tokenize_corpus(corpus, bpe, tmp_path)
+    mtime = a.path.stat().st_mtime_ns
+    b = tokenize_corpus(corpus, bpe, tmp_path)
+    assert a.path == b.path and b.path.stat().st_mtime_ns == mtime and np.array_equal(a.tokens, b.tokens)
+    other = tokenize_corpus(corpus.select(range(10)), bpe, tmp_path)
+    assert other.path != a.path
+    seg = a.segment(3, 16)
+    assert seg[0] == bpe.bos_token_id and len(seg) == 16
+
+
+def _ddp_worker(rank, world, port, corpus_texts, tok_dir, out_dir):
+    from transformers import AutoTokenizer
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    ds = datasets.Dataset.from_dict({"text": corpus_texts})
+    cfg = tiny(steps=6, model_overrides=NO_DROPOUT, grad_accumulation=2, batch_size=8)
+    train(cfg, ds, tok, out_dir, progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_with_two_gloo_processes_matches_one_process(texts, bpe, tmp_path):
+    tok_dir = tmp_path / "tok"
+    bpe.save_pretrained(tok_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, port, texts, str(tok_dir), str(tmp_path / "ddp")), nprocs=2, join=True)
+    single = train(tiny(steps=6, model_overrides=NO_DROPOUT, grad_accumulation=2, batch_size=8),
+                   datasets.Dataset.from_dict({"text": texts}), bpe, tmp_path / "single", progress=False)
+    ddp = [json.loads(l)["loss"] for l in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose(ddp, [h["loss"] for h in single.history], rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------ callbacks and hooks
+
+
+def test_evaluation_callback_and_plot(corpus, bpe, tmp_path):
+    from babybias.evaluate import BLiMP
+
+    cb = EvaluationCallback(bpe, [BLiMP(subset="babylm_filtered")], tmp_path / "metrics.jsonl", every=4, limit=2)
+    train(tiny(steps=10), corpus, bpe, tmp_path / "run", callbacks=[cb], progress=False)
+    steps = [json.loads(l)["step"] for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [4, 8, 10]
+    fig = plot_trajectories(tmp_path / "metrics.jsonl", ["blimp/overall"], out=tmp_path / "traj.png")
+    assert (tmp_path / "traj.png").stat().st_size > 1000 and fig.axes[0].get_lines()
+
+
+def test_gender_equalizing_loss(bpe, corpus, tmp_path):
+    hook = GenderEqualizingLoss(bpe, weight=2.0)
+    logits = torch.zeros(3, len(bpe))
+    assert hook(logits, torch.zeros(3, dtype=torch.long)).item() == 0.0  # equal probabilities: no penalty
+    m, f = int(hook.male[0]), int(hook.female[0])
+    logits[0, m] = math.log(4.0)  # one row: p(m)/p(f) = 4 for the first pair only
+    expected = 2.0 * math.log(4.0) / len(hook.male)
+    assert hook(logits, torch.zeros(3, dtype=torch.long)).item() == pytest.approx(expected, rel=1e-5)
+    train(tiny(steps=4), corpus, bpe, tmp_path, loss_hooks=[hook], progress=False)  # plugs into the loop
