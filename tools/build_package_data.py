@@ -134,11 +134,41 @@ def build_word_lists(shared: Path) -> None:
     )
 
 
+def detokenize(text: str) -> str:
+    """Undo the upstream tokenisation's spaces around punctuation and clitics ("word ." → "word.")."""
+    import re
+
+    text = re.sub(r"\s+([.,!?;:%)\]}])", r"\1", text.strip())
+    text = re.sub(r"([(\[{$])\s+", r"\1", text)
+    text = re.sub(r"\s+('s|'re|'ve|'ll|'d|'m|n't)\b", r"\1", text)
+    return re.sub(r'"\s+(.*?)\s+"', r'"\1"', text)
+
+
+def build_sandbox_corpus(shared: Path) -> None:
+    """The sandbox's default corpus: the Wikipedia half of english_text_sample (CC BY-SA; never CHILDES)."""
+    import csv
+    import io
+
+    src = shared / "english_text_sample" / "wikipedia_en_validation.csv.gz"
+    rows = [detokenize(r["text"]) for r in csv.DictReader(io.StringIO(gzip.decompress(src.read_bytes()).decode("utf-8")))]
+    dst = ROOT / "src" / "babybias" / "data"
+    gzip_bytes(("\n".join(r for r in rows if r) + "\n").encode("utf-8"), dst / "wikipedia_sample.txt.gz")
+    (dst / "ATTRIBUTION.md").write_text(
+        "wikipedia_sample.txt.gz: 16,316 English Wikipedia sentences (lower-cased, tokenised), the validation part of\n"
+        "the size-matched Wikipedia corpus of Padovani et al. 2025 ('Child-Directed Language Does Not Consistently\n"
+        "Boost Syntax Learning in Language Models'), fpadovani/childes_vs_wiki @ e8253118,\n"
+        "dataset/english/wikipedia/validation.csv (text column, one sentence a line), with the upstream spaces\n"
+        "before punctuation and clitics removed (tools/build_package_data.py: detokenize).\n"
+        "Text from Wikipedia, by Wikipedia contributors, licensed under CC BY-SA (https://creativecommons.org/licenses/by-sa/4.0/);\n"
+        "this derivative keeps that license. Used as the babybias sandbox's default corpus.\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
-    for build in (build_crows, build_stereoset, build_blimp, build_winobias, build_word_lists):
+    for build in (build_crows, build_stereoset, build_blimp, build_winobias, build_word_lists, build_sandbox_corpus):
         build(args.shared)
         print("built", build.__name__.removeprefix("build_"))
 
