@@ -9,6 +9,11 @@ import sys
 def _sandbox(args) -> int:
     from .experiment import SandboxConfig, run
 
+    if args.quiet:
+        import datasets
+
+        datasets.disable_progress_bars()
+
     config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
                            conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
                            blimp_limit=None if args.blimp_limit == 0 else args.blimp_limit, supplement=args.supplement,
@@ -50,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--output", default="sandbox_results")
     sb.add_argument("--steps", type=int, help="override the recipe's number of steps")
     sb.add_argument("--conditions", nargs="+", default=["baseline", "cda", "duplication"])
-    sb.add_argument("--vocab-size", type=int, default=3000)
+    sb.add_argument("--vocab-size", type=int, default=2000)
     sb.add_argument("--seed", type=int, default=0)
-    sb.add_argument("--blimp-limit", type=int, default=60, help="BLiMP pairs per paradigm (0 = all)")
+    sb.add_argument("--blimp-limit", type=int, default=100, help="BLiMP pairs per paradigm (0 = all)")
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
     sb.add_argument("--ewok-password")

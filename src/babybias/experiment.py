@@ -46,10 +46,10 @@ class SandboxConfig:
     output_dir: str = "sandbox_results"
     conditions: Sequence[str] = CONDITIONS
     steps: int | None = None
-    vocab_size: int = 3000
+    vocab_size: int = 2000
     lowercase: bool | None = None           # None: lower-case iff the corpus is the shipped (lower-cased) sample
     seed: int = 0
-    blimp_limit: int | None = 60            # BLiMP (BabyLM-filtered) pairs per paradigm; None = all
+    blimp_limit: int | None = 100           # BLiMP (BabyLM-filtered) pairs per paradigm; None = all
     bias_limit: int | None = None           # bias benchmarks: items each (None = all; for quick checks)
     supplement: str | None = None
     ewok: str | None = None
@@ -155,6 +155,9 @@ def plot_comparison(table: pd.DataFrame, path: str | Path) -> Path:
                               ("composite bias (|score − 50|, lower is fairer)", "composite performance (accuracy %)")):
         ax.bar(table.index, table[key], color=["#4c72b0", "#dd8452", "#55a868"][: len(table)])
         ax.set_title(label, fontsize=9)
+        if key == "composite_performance" and table[key].notna().any():
+            ax.axhline(50, color="grey", lw=0.8, ls="--")  # chance on two-way choices
+            ax.set_ylim(40, max(60.0, float(table[key].max()) + 5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

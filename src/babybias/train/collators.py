@@ -53,6 +53,21 @@ def _fill(ids: np.ndarray, labels: np.ndarray, groups: list[np.ndarray], cfg: Ma
             ids[positions] = rng.integers(0, cfg.vocab_size, size=len(positions))
 
 
+def _pick_spans(rng, maskable: np.ndarray, target: int, span_length, first: int = 0) -> list[np.ndarray]:
+    """Random spans of maskable, not yet taken positions until ``target`` are taken (or tries run out)."""
+    taken = np.zeros(len(maskable), dtype=bool)
+    groups, tries = [], 0
+    while taken.sum() < target and tries < 10 * len(maskable):
+        tries += 1
+        start = int(rng.integers(first, len(maskable)))
+        span = np.arange(start, min(start + span_length(rng), len(maskable)))
+        span = span[maskable[span] & ~taken[span]][: int(target - taken.sum())]
+        if len(span):
+            taken[span] = True
+            groups.append(span)
+    return groups
+
+
 def _maskable(ids: np.ndarray, cfg: MaskingConfig) -> np.ndarray:
     return ~np.isin(ids, cfg.special_ids)
 
@@ -110,17 +125,7 @@ class SpanMaskingCollator:
             lab = np.full(len(ids), IGNORE, dtype=np.int64)
             maskable = _maskable(ids, self.masking)
             target = rng.binomial(int(maskable.sum()), self.rate)
-            taken = np.zeros(len(ids), dtype=bool)
-            groups, tries = [], 0
-            while taken.sum() < target and tries < 10 * len(ids):
-                tries += 1
-                length = min(int(rng.geometric(self.span_p)), self.max_span, int(target - taken.sum()))
-                start = int(rng.integers(0, len(ids)))
-                span = np.arange(start, min(start + length, len(ids)))
-                span = span[maskable[span] & ~taken[span]]
-                if len(span):
-                    taken[span] = True
-                    groups.append(span)
+            groups = _pick_spans(rng, maskable, target, lambda r: min(int(r.geometric(self.span_p)), self.max_span))
             _fill(ids, lab, groups, self.masking, rng)
             rows.append(ids)
             labels.append(lab)
@@ -154,16 +159,7 @@ class HybridCollator:
                 maskable = _maskable(ids, self.masking)
                 maskable[0] = False  # position 0 has no prediction in next-token MLM
                 target = rng.binomial(int(maskable.sum()), rate)
-                taken = np.zeros(len(ids), dtype=bool)
-                groups, tries = [], 0
-                while taken.sum() < target and tries < 10 * len(ids):
-                    tries += 1
-                    start = int(rng.integers(1, len(ids)))
-                    span = np.arange(start, min(start + int(rng.integers(1, self.max_span + 1)), len(ids)))
-                    span = span[maskable[span] & ~taken[span]][: int(target - taken.sum())]
-                    if len(span):
-                        taken[span] = True
-                        groups.append(span)
+                groups = _pick_spans(rng, maskable, target, lambda r: int(r.integers(1, self.max_span + 1)), first=1)
                 _fill(ids, lab, groups, self.masking, rng)
                 causal.append(False)
             rows.append(ids)

@@ -77,9 +77,10 @@ class LossModule(nn.Module):
         if self.config.objective == "hybrid":
             logits, targets = [], []
             for is_causal in (False, True):
-                rows = causal == is_causal
+                rows = causal == is_causal  # a host tensor: no device sync to test it
                 if not bool(rows.any()):
                     continue
+                rows = rows.to(input_ids.device)
                 hidden = self.model.gpt_bert(input_ids[rows], attention_mask[rows], causal=is_causal).last_hidden_state
                 lab = labels[rows][:, 1:]
                 keep = lab != -100
@@ -105,6 +106,34 @@ def _collator(config: TrainConfig, tokenizer):
     if config.objective == "token":
         return TokenMaskingCollator(masking, rate=config.mask_rate, seed=config.seed)
     return HybridCollator(masking, causal_fraction=config.causal_fraction, rate=config.mask_rate, seed=config.seed)
+
+
+class _Reporters:
+    """Optional TensorBoard / Weights & Biases logging next to log.jsonl (rank 0 only)."""
+
+    def __init__(self, names: Sequence[str], output_dir: Path, config: TrainConfig) -> None:
+        self.writers = []
+        if "tensorboard" in names:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
+            self.writers.append(("tb", SummaryWriter(str(output_dir / "tensorboard"))))
+        if "wandb" in names:
+            import wandb
+
+            self.writers.append(("wandb", wandb.init(project="babybias", name=config.name, config=config.to_dict(),
+                                                     dir=str(output_dir), resume="allow")))
+
+    def log(self, record: dict[str, Any]) -> None:
+        for kind, writer in self.writers:
+            if kind == "tb":
+                for key in ("loss", "lr", "tokens_per_second"):
+                    writer.add_scalar(f"train/{key}", record[key], record["step"])
+            else:
+                writer.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=record["step"])
+
+    def close(self) -> None:
+        for kind, writer in self.writers:
+            writer.close() if kind == "tb" else writer.finish()
 
 
 def _distributed() -> tuple[int, int, torch.device]:
@@ -182,6 +211,7 @@ def train(
     collate = _collator(config, tokenizer)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.bf16 and device.type == "cuda" else contextlib.nullcontext()
     log_path = output_dir / "log.jsonl"
+    reporters = _Reporters(config.report_to if rank == 0 else (), output_dir, config)
     end = total if stop_after is None else min(total, start_step + stop_after)
     bar = tqdm(total=total, initial=start_step, desc=config.name, disable=not progress or rank != 0)
     model.train()
@@ -194,11 +224,12 @@ def train(
         micro = np.array_split(indices[rank::world], config.grad_accumulation)
         rate = config.mask_rate if config.mask_rate_end is None else \
             config.mask_rate + (config.mask_rate_end - config.mask_rate) * step / max(1, total - 1)
-        batches = []
+        batches, n_tokens = [], 0
         for part in micro:
             segments = [stream.segment(i, length) for i in part]
             b = collate(segments, part, step, rate) if config.objective == "hybrid" else collate(segments, part, step)
-            batches.append({k: v.to(device) for k, v in b.items()})
+            n_tokens += int(b["attention_mask"].sum())  # counted on the host, before the transfer
+            batches.append({k: v if k == "causal" else v.to(device, non_blocking=True) for k, v in b.items()})
         count = _all_reduce(sum((b["labels"] != -100).sum() for b in batches).float())
         lr = config.lr * lr_factor(step, total, warmup, config.decay, config.min_lr_ratio)
         for group in optimizer.param_groups:
@@ -219,7 +250,7 @@ def train(
             with torch.no_grad():
                 for n, p in model.named_parameters():
                     ema[n].lerp_(p.detach(), 1 - config.ema)
-        tokens_seen += sum(int(b["attention_mask"].sum()) for b in batches) * world
+        tokens_seen += n_tokens * world
         bar.update(1)
 
         if (step + 1) % config.log_every == 0 or step + 1 == end:
@@ -233,6 +264,7 @@ def train(
             if rank == 0:
                 with open(log_path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
+                reporters.log(record)
                 bar.set_postfix(loss=f"{loss_value:.3f}")
         if (step + 1) % config.save_every == 0 or step + 1 == end:
             if rank == 0:
@@ -245,6 +277,7 @@ def train(
             if hasattr(cb, "on_step_end") and rank == 0:
                 cb.on_step_end(step + 1, model)
     bar.close()
+    reporters.close()
 
     final_dir = None
     finished = end == total
