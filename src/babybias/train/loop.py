@@ -176,6 +176,10 @@ def train(
     ``loss_hooks`` map (logits, targets) of the labelled positions to a summed extra loss.
     """
     rank, world, device = _distributed()
+    if device.type == "cpu":
+        # denormal floats accumulate in small models' weights and optimizer states and slowed CPU
+        # training ~1.7x after a few hundred steps; flushing them to zero is restored at the end
+        torch.set_flush_denormal(True)
     output_dir = Path(output_dir)
     if rank == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -292,5 +296,7 @@ def train(
         for cb in callbacks:
             if hasattr(cb, "on_train_end"):
                 cb.on_train_end(end, model)
+    if device.type == "cpu":
+        torch.set_flush_denormal(False)
     model.eval()
     return TrainResult(model, output_dir, end, history[-1]["loss"] if history else None, log_path, final_dir, history)
