@@ -204,10 +204,13 @@ def test_real_text_sample_round_trip():
     assert rep.units_out == len(out) == 2000 + rep.units_added and rep.words_changed >= rep.units_changed > 0
     swap = Swapper(WordPairs.gender())
     ambiguous = set(swap.ambiguous)  # words with several counterparts (her/his/...) do not round-trip
+    checked = 0
     for t in texts[:500]:
         new, replaced = swap.swap(t)
         if replaced and not ambiguous & set(replaced):
             assert swap.swap(new)[0] == t  # swapping twice restores the text
+            checked += 1
+    assert checked >= 10
 
 
 def test_seq2seq_perturber_prompts_in_panda_format():

@@ -166,14 +166,20 @@ def test_resume_equals_an_uninterrupted_run(corpus, bpe, wordpiece, tmp_path, ob
     cfg = tiny(objective=objective, model_type="ltg-bert" if objective == "span" else "gpt-bert",
                optimizer="lamb", ema=0.9 if objective == "hybrid" else None)
     whole = train(cfg, corpus, tokenizer, tmp_path / "whole", progress=False)
-    part = train(cfg, corpus, tokenizer, tmp_path / "part", stop_after=6, progress=False)
-    assert part.steps == 6 and part.final_dir is None
+    part = train(cfg, corpus, tokenizer, tmp_path / "part", stop_after=7, progress=False)
+    assert part.steps == 7 and part.final_dir is None
+    # a kill at step 7 leaves the step-4 checkpoint (save_every=4): drop the one stop_after wrote
+    import shutil
+
+    shutil.rmtree(tmp_path / "part" / "checkpoints" / "step_00000007")
     resumed = train(cfg, corpus, tokenizer, tmp_path / "part", progress=False)
     assert resumed.steps == 12
     for (n, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), n
     assert [h["loss"] for h in whole.history] == [h["loss"] for h in resumed.history]
     assert len(list_checkpoints(tmp_path / "part" / "checkpoints")) == 2  # keep_last
+    logged = [json.loads(l)["step"] for l in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
+    assert logged == list(range(2, 13, 2))  # steps 5-7 ran twice but are logged once
 
 
 def test_truncated_checkpoint_is_skipped(corpus, bpe, tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import pyarrow.compute as pc
 
 from ..corpus.core import TEXT, check_text, require_column
 
@@ -27,8 +28,8 @@ from ..corpus.core import TEXT, check_text, require_column
 def corpus_key(corpus: datasets.Dataset, tokenizer) -> str:
     """A stable hash of the corpus content and the tokenizer's full definition."""
     h = hashlib.sha256()
-    fingerprint = getattr(corpus, "_fingerprint", None)
-    if fingerprint and not fingerprint.startswith("random"):
+    fingerprint = getattr(corpus, "_fingerprint", None)  # datasets' content/transform hash, when it has one
+    if fingerprint:
         h.update(fingerprint.encode())
     else:
         for t in corpus.with_format("arrow")[TEXT].to_pylist():
@@ -93,16 +94,17 @@ def tokenize_corpus(
 
     encoded = corpus.map(encode, batched=True, batch_size=batch_size, with_indices=True, num_proc=num_proc,
                          remove_columns=corpus.column_names, desc="tokenizing")
-    ids = encoded.with_format("numpy")["ids"]
-    total = int(sum(len(x) for x in ids))
+    # flatten the list column through Arrow, chunk by chunk (no Python loop over documents)
+    chunks = [pc.list_flatten(c).to_numpy(zero_copy_only=False) for c in encoded.with_format("arrow")["ids"].chunks]
+    total = int(sum(len(c) for c in chunks))
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{key}.", suffix=".tmp")
     os.close(fd)
     try:
         out = np.memmap(tmp, dtype=dtype, mode="w+", shape=(max(total, 1),))
         pos = 0
-        for x in ids:
-            out[pos : pos + len(x)] = x
-            pos += len(x)
+        for c in chunks:
+            out[pos : pos + len(c)] = c
+            pos += len(c)
         out.flush()
         del out
         os.replace(tmp, path)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..evaluate.results import atomic_write_text
 from ..models import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .collators import HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
@@ -206,6 +207,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         start_step, history = state["step"], state.get("history", [])
+        if rank == 0:  # steps logged after this checkpoint will be run again: drop their log lines
+            atomic_write_text(output_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         if ema is not None:
             ema = {k: v.to(device) for k, v in state["ema"].items()}
     module = LossModule(model, config, loss_hooks)
