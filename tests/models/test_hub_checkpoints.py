@@ -202,19 +202,58 @@ def fake_hub(monkeypatch, files: dict, offline: bool = False):
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
 
 
-def test_from_hub_runs_a_hub_ltg_bert_with_the_hub_maths(tmp_path, monkeypatch):
-    ref = reference_weights(random_ltg())
-    # a hub conversion bot's safetensors: no shared tensors, the tie stored as the decoder weight only
+# The line that decides the cut, in each published form (one line each, as a fixture):
+HUB_LTG_LINE = "        query_pos, key_pos = pos.view(-1, self.num_heads, 2*self.head_size).chunk(2, dim=2)\n"
+NORBERT_LINE = "        query_pos, key_pos = pos.view(-1, 2, self.num_heads, self.head_size).chunk(2, dim=1)\n"
+GPT_BERT_HUB_LINE = "        query_pos, key_pos = self.in_proj_qk(self.dropout(relative_embedding)).chunk(2, dim=-1)  # [2T-1, D]\n"
+TRAINING_LINE = "        query_pos, key_pos = pos.chunk(2, dim=-1)\n"
+
+
+def test_split_is_read_from_a_modeling_files_source():
+    from babybias.models.convert import split_from_modeling_source
+
+    assert split_from_modeling_source("import torch\n" + HUB_LTG_LINE) == "heads_then_split"
+    for line in (NORBERT_LINE, GPT_BERT_HUB_LINE, TRAINING_LINE):
+        assert split_from_modeling_source("import torch\n" + line) == "split_then_heads", line
+    assert split_from_modeling_source("import torch\n") is None
+    assert split_from_modeling_source(HUB_LTG_LINE + TRAINING_LINE) is None  # disagreeing files are not guessed
+    assert split_from_modeling_source("query_pos, key_pos = something_else(pos)\n") is None
+
+
+def hub_repo(tmp_path, ref, modeling_source: str | None) -> dict:
+    """Files of a hub LTG-BERT repo: config.json with auto_map, a hub conversion bot's safetensors
+    (no shared tensors: the tie stored as the decoder weight only), optionally modeling_ltgbert.py."""
     save_file({k: v.contiguous() for k, v in ref.items() if k != "embedding.word_embedding.weight"},
               str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text(json.dumps({**SMALL, "auto_map": AUTO_MAP}))
-    fake_hub(monkeypatch, {"config.json": tmp_path / "config.json", "model.safetensors": tmp_path / "model.safetensors"})
+    files = {"config.json": tmp_path / "config.json", "model.safetensors": tmp_path / "model.safetensors"}
+    if modeling_source is not None:
+        (tmp_path / "modeling_ltgbert.py").write_text(modeling_source)
+        files["modeling_ltgbert.py"] = tmp_path / "modeling_ltgbert.py"
+    return files
+
+
+@pytest.mark.parametrize("line,variant", [(HUB_LTG_LINE, "hub"), (NORBERT_LINE, "training")], ids=["per-head-file", "split-first-file"])
+def test_from_hub_runs_a_hub_ltg_bert_with_its_modeling_files_maths(tmp_path, monkeypatch, line, variant):
+    ref = reference_weights(random_ltg())
+    fake_hub(monkeypatch, hub_repo(tmp_path, ref, "import torch\n" + line))
     ids, mask = padded_batch()
     model = from_hub("ltg/ltg-bert-babylm", "ltg-bert")
     with torch.no_grad():
         torch.testing.assert_close(model(ids, attention_mask=mask).logits,
+                                   published_ltg_bert_logits(ref, SMALL, ids, mask, variant), atol=1e-5, rtol=1e-5)
+
+
+def test_from_hub_rule_and_explicit_argument(tmp_path, monkeypatch):
+    ref = reference_weights(random_ltg())
+    fake_hub(monkeypatch, hub_repo(tmp_path, ref, None))  # no readable modeling file: the auto_map rule, with a warning
+    ids, mask = padded_batch()
+    with pytest.warns(UserWarning, match="position_qk_split='heads_then_split'"):
+        model = from_hub("ltg/ltg-bert-babylm", "ltg-bert")
+    explicit = from_hub("ltg/ltg-bert-babylm", "ltg-bert", position_qk_split="split_then_heads")
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, attention_mask=mask).logits,
                                    published_ltg_bert_logits(ref, SMALL, ids, mask, "hub"), atol=1e-5, rtol=1e-5)
-        explicit = from_hub("ltg/ltg-bert-babylm", "ltg-bert", position_qk_split="split_then_heads")
         torch.testing.assert_close(explicit(ids, attention_mask=mask).logits,
                                    published_ltg_bert_logits(ref, SMALL, ids, mask, "training"), atol=1e-5, rtol=1e-5)
 

@@ -14,10 +14,12 @@ Hub repositories this targets (reference naming, ``config.json`` with the usual 
 * GPT-BERT: ``ltg/gpt-bert-babylm-base`` and ``ltg/gpt-bert-babylm-small`` (BabyLM 2024).
 
 Which position-projection maths a checkpoint is run with (``config.position_qk_split``, see
-:data:`babybias.models._layers.POSITION_QK_SPLITS`) is decided by :func:`published_position_qk_split`:
-an explicit ``position_qk_split`` argument wins; otherwise an LTG-BERT ``config.json`` with an
-``auto_map`` (the hub repos, which ship their own ``modeling_ltgbert.py``) means that file's
-``"heads_then_split"``, and anything else (training-code checkpoints, every GPT-BERT: its hub
+:data:`babybias.models._layers.POSITION_QK_SPLITS`): an explicit ``position_qk_split`` argument
+wins. Otherwise :func:`from_hub` reads (never runs) the modeling file named in ``config.json``'s
+``auto_map`` and takes the cut it recognises there (:func:`split_from_modeling_source`); failing
+that, :func:`published_position_qk_split` applies the rule: an LTG-BERT ``config.json`` with an
+``auto_map`` (the hub repos, which ship the per-head ``modeling_ltgbert.py``) means
+``"heads_then_split"``; anything else (training-code checkpoints, every GPT-BERT: its hub
 modeling file cuts like the training code) means ``"split_then_heads"``.
 """
 
@@ -100,6 +102,30 @@ def published_position_qk_split(reference: Mapping, model_type: str, position_qk
     if model_type == "ltg-bert" and reference.get("auto_map"):
         return "heads_then_split"
     return "split_then_heads"
+
+
+def split_from_modeling_source(source: str) -> str | None:
+    """The ``position_qk_split`` a published modeling file's source uses, read from its
+    ``query_pos, key_pos = ...`` lines; None if there are none or they disagree.
+
+    ``….view(-1, self.num_heads, 2*self.head_size).chunk(2, …)`` (hub ``modeling_ltgbert.py``)
+    is ``"heads_then_split"``; ``….view(-1, 2, self.num_heads, self.head_size).chunk(2, dim=1)``
+    and a plain ``….chunk(2, dim=-1)`` (training code, GPT-BERT hub file) are ``"split_then_heads"``.
+    """
+    found = set()
+    for line in source.splitlines():
+        code = re.sub(r"\s+", "", line.split("#", 1)[0])
+        if not code.startswith("query_pos,key_pos="):
+            continue
+        rhs = code[len("query_pos,key_pos="):]
+        if re.search(r"\.view\(-1,self\.num_heads,2\*self\.head_size\)\.chunk\(2,dim=(?:2|-1)\)$", rhs):
+            found.add("heads_then_split")
+        elif re.search(r"\.view\(-1,2,self\.num_heads,self\.head_size\)\.chunk\(2,dim=1\)$", rhs) or (
+                rhs.endswith(".chunk(2,dim=-1)") and ".view(" not in rhs):
+            found.add("split_then_heads")
+        else:
+            return None  # an assignment we do not recognise: do not guess
+    return found.pop() if len(found) == 1 else None
 
 
 def config_from_reference(reference: Mapping, model_type: str, position_qk_split: str | None = None, **overrides):
@@ -187,21 +213,46 @@ def _hub_file(repo_id: str, filename: str, revision: str | None) -> str | None:
         return None
 
 
+def _split_from_hub_modeling_files(repo_id: str, auto_map: Mapping, revision: str | None) -> str | None:
+    """The cut recognised in the modeling file(s) ``auto_map`` names (read as text, never run); None if unrecognised."""
+    modules = set()
+    for target in auto_map.values():
+        for name in target if isinstance(target, (list, tuple)) else [target]:
+            if isinstance(name, str) and "--" not in name and name.rsplit(".", 1)[0].startswith("modeling"):
+                modules.add(name.rsplit(".", 1)[0])
+    found = set()
+    for module in sorted(modules):
+        path = _hub_file(repo_id, f"{module}.py", revision)
+        if path is not None:
+            found.add(split_from_modeling_source(Path(path).read_text(encoding="utf-8", errors="replace")))
+    return found.pop() if len(found) == 1 else None
+
+
 def from_hub(repo_id: str, model_type: str, task: str = "mlm", revision: str | None = None,
              position_qk_split: str | None = None):
     """Download a released checkpoint (reference naming) and convert it (needs internet or the hub cache).
 
-    The position-projection maths follows :func:`published_position_qk_split` (``auto_map`` in an
-    LTG-BERT ``config.json`` → the hub ``modeling_ltgbert.py``'s ``"heads_then_split"``) unless
-    ``position_qk_split`` is given. Raises ``ConnectionError`` if the hub cannot be reached and the
-    files are not cached.
+    The position-projection maths is ``position_qk_split`` if given; else the cut recognised in
+    the repo's own modeling file (named in ``config.json``'s ``auto_map``; read, never run); else
+    :func:`published_position_qk_split`'s rule (``auto_map`` in an LTG-BERT ``config.json`` →
+    ``"heads_then_split"``), with a warning. Raises ``ConnectionError`` if the hub cannot be
+    reached and the files are not cached.
     """
     import json
+    import warnings
 
     config_path = _hub_file(repo_id, "config.json", revision)
     if config_path is None:
         raise FileNotFoundError(f"{repo_id} has no config.json")
-    config = config_from_reference(json.loads(Path(config_path).read_text()), model_type, position_qk_split)
+    reference = json.loads(Path(config_path).read_text())
+    split = position_qk_split
+    if split is None and reference.get("auto_map"):
+        split = _split_from_hub_modeling_files(repo_id, reference["auto_map"], revision)
+        if split is None:
+            rule = published_position_qk_split(reference, model_type)
+            warnings.warn(f"{repo_id}: no recognisable position projection in the modeling file named by auto_map; "
+                          f"using position_qk_split={rule!r} (pass position_qk_split= to choose)", stacklevel=2)
+    config = config_from_reference(reference, model_type, split)
     for filename in ("model.safetensors", "pytorch_model.bin"):
         weights = _hub_file(repo_id, filename, revision)
         if weights is not None:
