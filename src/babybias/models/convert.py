@@ -106,7 +106,7 @@ def published_position_qk_split(reference: Mapping, model_type: str, position_qk
 
 def split_from_modeling_source(source: str) -> str | None:
     """The ``position_qk_split`` a published modeling file's source uses, read from its
-    ``query_pos, key_pos = ...`` lines; None if there are none or they disagree.
+    ``query_pos, key_pos = ...`` lines; None if there are none, one is unrecognised, or they disagree.
 
     ``….view(-1, self.num_heads, 2*self.head_size).chunk(2, …)`` (hub ``modeling_ltgbert.py``)
     is ``"heads_then_split"``; ``….view(-1, 2, self.num_heads, self.head_size).chunk(2, dim=1)``
