@@ -6,7 +6,9 @@ ltgoslo/gpt-bert), batch-first. The disentangled relative-position attention is
     score(q, k) = (Q_q·K_k + Q_q·Kpos[b(q−k)] + K_k·Qpos[b(q−k)]) / sqrt(3·d_head)
 
 where Qpos/Kpos are the shared ``qk`` projection of a small table of relative-position
-embeddings and b(·) the log-bucket function below. Two implementations:
+embeddings and b(·) the log-bucket function below. How the projected table rows [R, 2D] become
+per-head Qpos/Kpos is ``config.position_qk_split`` (see :data:`POSITION_QK_SPLITS`). Two
+implementations:
 
 * ``"eager"`` — the obvious one: materialise Qpos/Kpos for every (q, k) pair, sum the three
   terms, mask, softmax. Kept as the reference the fast path is tested against.
@@ -24,6 +26,19 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PretrainedConfig
 from transformers import initialization as init
+
+
+POSITION_QK_SPLITS = ("split_then_heads", "heads_then_split")
+"""How ``qk_proj(relative_table)`` ([R, 2D]) is cut into per-head Qpos/Kpos ([R, H, d] each):
+
+* ``"split_then_heads"`` — first D columns are Qpos, last D are Kpos, each then reshaped into
+  H heads (``chunk(2, -1)`` then ``view(R, H, d)``). The training code (ltgoslo/ltg-bert
+  ``model.py``, ltgoslo/gpt-bert) and every model built in babybias.
+* ``"heads_then_split"`` — reshaped into H blocks of 2d first, each block's first d columns are
+  that head's Qpos, the next d its Kpos (``view(R, H, 2d).chunk(2, -1)``). The
+  ``modeling_ltgbert.py`` published with the hub LTG-BERT checkpoints (``ltg/ltg-bert-babylm``,
+  ``babylm/ltgbert-{10,100}m-2024``); same weights, different function.
+"""
 
 
 def log_bucket_position(relative: torch.Tensor, bucket_size: int, max_position: int) -> torch.Tensor:
@@ -222,12 +237,15 @@ class RelativeTransformerConfig(PretrainedConfig):
         hidden_dropout_prob: float = 0.1,
         attention_probs_dropout_prob: float = 0.1,
         attention_implementation: str = "sdpa",
+        position_qk_split: str = "split_then_heads",
         **kwargs,
     ) -> None:
         if hidden_size % num_attention_heads:
             raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
         if attention_implementation not in ("eager", "sdpa"):
             raise ValueError(f"attention_implementation must be 'eager' or 'sdpa', got {attention_implementation!r}")
+        if position_qk_split not in POSITION_QK_SPLITS:
+            raise ValueError(f"position_qk_split must be one of {POSITION_QK_SPLITS}, got {position_qk_split!r}")
         if position_bucket_size < 2 or max_position_embeddings <= position_bucket_size // 2:
             raise ValueError("need position_bucket_size >= 2 and max_position_embeddings > position_bucket_size / 2")
         for name, p in (("hidden_dropout_prob", hidden_dropout_prob), ("attention_probs_dropout_prob", attention_probs_dropout_prob)):
@@ -244,6 +262,7 @@ class RelativeTransformerConfig(PretrainedConfig):
         self.hidden_dropout_prob = hidden_dropout_prob
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.attention_implementation = attention_implementation
+        self.position_qk_split = position_qk_split
         kwargs.setdefault("tie_word_embeddings", True)
         super().__init__(**kwargs)
 
@@ -268,12 +287,25 @@ class RelativeSelfAttention(nn.Module):
         self.attention_dropout = config.attention_probs_dropout_prob
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.implementation = config.attention_implementation
+        self.position_qk_split = config.position_qk_split
+
+    def position_query_key(self, relative: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-head position queries and keys ([R, H, d] each) from the normalised table ([R, D]),
+        cut as ``config.position_qk_split`` says (see :data:`POSITION_QK_SPLITS`)."""
+        rel = self.qk_proj(F.dropout(relative, self.attention_dropout, self.training))  # [R, 2D]
+        rows = rel.shape[0]
+        if self.position_qk_split == "split_then_heads":
+            query_pos, key_pos = (t.reshape(rows, self.num_heads, -1) for t in rel.chunk(2, dim=-1))
+        elif self.position_qk_split == "heads_then_split":
+            query_pos, key_pos = rel.view(rows, self.num_heads, -1).chunk(2, dim=-1)
+        else:
+            raise ValueError(f"position_qk_split must be one of {POSITION_QK_SPLITS}, got {self.position_qk_split!r}")
+        return query_pos, key_pos
 
     def attend(self, h, value, relative, position_indices, allowed, output_attentions: bool = False):
         """Attention of the normalised input ``h`` over ``value`` ([B, T, D]); returns ([B, T, D], probs or None)."""
         query, key = self.qk_proj(h).chunk(2, dim=-1)
-        rel = self.qk_proj(F.dropout(relative, self.attention_dropout, self.training))
-        query_pos, key_pos = (t.view(t.shape[0], self.num_heads, -1) for t in rel.chunk(2, dim=-1))
+        query_pos, key_pos = self.position_query_key(relative)
         context, probs = relative_attention(
             split_heads(query, self.num_heads), split_heads(key, self.num_heads), split_heads(value, self.num_heads),
             query_pos, key_pos, position_indices, allowed, self.attention_dropout if self.training else 0.0,

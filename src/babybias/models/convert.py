@@ -12,16 +12,27 @@ Hub repositories this targets (reference naming, ``config.json`` with the usual 
 * LTG-BERT: ``ltg/ltg-bert-babylm`` (BabyLM 2023, 100M words); the BabyLM 2024 organisers'
   LTG-Baseline checkpoints ``babylm/ltgbert-100m-2024`` and ``babylm/ltgbert-10m-2024``.
 * GPT-BERT: ``ltg/gpt-bert-babylm-base`` and ``ltg/gpt-bert-babylm-small`` (BabyLM 2024).
+
+Which position-projection maths a checkpoint is run with (``config.position_qk_split``, see
+:data:`babybias.models._layers.POSITION_QK_SPLITS`): an explicit ``position_qk_split`` argument
+wins. Otherwise :func:`from_hub` reads (never runs) the modeling file named in ``config.json``'s
+``auto_map`` and takes the cut it recognises there (:func:`split_from_modeling_source`); failing
+that, :func:`published_position_qk_split` applies the rule: an LTG-BERT ``config.json`` with an
+``auto_map`` (the hub repos, which ship the per-head ``modeling_ltgbert.py``) means
+``"heads_then_split"``; anything else (training-code checkpoints, every GPT-BERT: its hub
+modeling file cuts like the training code) means ``"split_then_heads"``.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
+from ._layers import POSITION_QK_SPLITS
 from .gpt_bert import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM
 from .ltg_bert import LtgBertConfig, LtgBertForMaskedLM, LtgBertForSequenceClassification
 
@@ -79,13 +90,53 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor], model_type: str) 
     return out
 
 
-def config_from_reference(reference: Mapping, model_type: str, **overrides):
-    """Our config from a reference ``config.json`` (same field names as BERT's)."""
+def published_position_qk_split(reference: Mapping, model_type: str, position_qk_split: str | None = None) -> str:
+    """The position-projection maths a checkpoint with reference ``config.json`` ``reference`` is
+    published with: ``position_qk_split`` if given; else ``"heads_then_split"`` for an LTG-BERT
+    config with an ``auto_map`` (hub repos run their own ``modeling_ltgbert.py``, which cuts per
+    head); else ``"split_then_heads"`` (the training code; also GPT-BERT's hub modeling file)."""
+    if position_qk_split is not None:
+        if position_qk_split not in POSITION_QK_SPLITS:
+            raise ValueError(f"position_qk_split must be one of {POSITION_QK_SPLITS}, got {position_qk_split!r}")
+        return position_qk_split
+    if model_type == "ltg-bert" and reference.get("auto_map"):
+        return "heads_then_split"
+    return "split_then_heads"
+
+
+def split_from_modeling_source(source: str) -> str | None:
+    """The ``position_qk_split`` a published modeling file's source uses, read from its
+    ``query_pos, key_pos = ...`` lines; None if there are none, one is unrecognised, or they disagree.
+
+    ``….view(-1, self.num_heads, 2*self.head_size).chunk(2, …)`` (hub ``modeling_ltgbert.py``)
+    is ``"heads_then_split"``; ``….view(-1, 2, self.num_heads, self.head_size).chunk(2, dim=1)``
+    and a plain ``….chunk(2, dim=-1)`` (training code, GPT-BERT hub file) are ``"split_then_heads"``.
+    """
+    found = set()
+    for line in source.splitlines():
+        code = re.sub(r"\s+", "", line.split("#", 1)[0])
+        if not code.startswith("query_pos,key_pos="):
+            continue
+        rhs = code[len("query_pos,key_pos="):]
+        if re.search(r"\.view\(-1,self\.num_heads,2\*self\.head_size\)\.chunk\(2,dim=(?:2|-1)\)$", rhs):
+            found.add("heads_then_split")
+        elif re.search(r"\.view\(-1,2,self\.num_heads,self\.head_size\)\.chunk\(2,dim=1\)$", rhs) or (
+                rhs.endswith(".chunk(2,dim=-1)") and ".view(" not in rhs):
+            found.add("split_then_heads")
+        else:
+            return None  # an assignment we do not recognise: do not guess
+    return found.pop() if len(found) == 1 else None
+
+
+def config_from_reference(reference: Mapping, model_type: str, position_qk_split: str | None = None, **overrides):
+    """Our config from a reference ``config.json`` (same field names as BERT's); the position
+    projection follows :func:`published_position_qk_split` unless ``position_qk_split`` is given."""
     cls = LtgBertConfig if model_type == "ltg-bert" else GptBertConfig
     fields = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
               "max_position_embeddings", "position_bucket_size", "layer_norm_eps", "hidden_dropout_prob",
               "attention_probs_dropout_prob")
-    return cls(**{k: reference[k] for k in fields if k in reference}, **overrides)
+    split = published_position_qk_split(reference, model_type, position_qk_split)
+    return cls(**{k: reference[k] for k in fields if k in reference}, **{"position_qk_split": split, **overrides})
 
 
 _CLASSES = {
@@ -96,16 +147,25 @@ _CLASSES = {
 }
 
 
-def from_reference(state_dict: Mapping[str, torch.Tensor] | str | Path, config, task: str = "mlm"):
+def from_reference(state_dict: Mapping[str, torch.Tensor] | str | Path, config, task: str = "mlm",
+                   position_qk_split: str | None = None):
     """A babybias model (``task``: mlm, clm or sequence_classification) with reference weights.
 
     ``state_dict`` may be a path to a ``.bin``/``.pt``/``.safetensors`` file or a dict (a training
-    checkpoint's ``{"model": ...}`` is unwrapped). Missing or unexpected keys are an error. A
-    head decoder weight equal to the word embedding is the tie, not a separate weight.
+    checkpoint's ``{"model": ...}`` is unwrapped). Missing or unexpected keys are an error. For
+    models whose head is tied to the word embedding, either side of the tie may be stored (hub
+    conversion bots keep only ``classifier.nonlinearity.5.weight``); if both are, they must be
+    equal. ``position_qk_split`` overrides ``config.position_qk_split`` (build ``config`` with
+    :func:`config_from_reference` to get the maths the checkpoint is published with).
     """
     model_type = config.model_type
     if (model_type, task) not in _CLASSES:
         raise ValueError(f"no {task!r} model for {model_type}; choose from {[t for m, t in _CLASSES if m == model_type]}")
+    if position_qk_split is not None:
+        if position_qk_split not in POSITION_QK_SPLITS:
+            raise ValueError(f"position_qk_split must be one of {POSITION_QK_SPLITS}, got {position_qk_split!r}")
+        config = copy.deepcopy(config)
+        config.position_qk_split = position_qk_split
     if isinstance(state_dict, (str, Path)):
         state_dict = _read_weights(Path(state_dict))
     if "model" in state_dict and isinstance(state_dict["model"], Mapping):
@@ -114,12 +174,16 @@ def from_reference(state_dict: Mapping[str, torch.Tensor] | str | Path, config, 
     model = _CLASSES[(model_type, task)](config)
     tied_key = "head.decoder.weight"
     embedding_key = f"{_BASES[model_type]}.embeddings.word_embeddings.weight"
-    if tied_key in converted and embedding_key in converted:
-        if not torch.equal(converted[tied_key], converted[embedding_key]):
-            raise ValueError("the checkpoint's head decoder weight differs from its word embedding, but our models tie them")
+    tied = tied_key in (getattr(model, "_tied_weights_keys", None) or {})
+    if tied and tied_key in converted:
+        if embedding_key not in converted:  # only the decoder side of the tie was stored
+            converted[embedding_key] = converted[tied_key]
+        elif not torch.equal(converted[tied_key], converted[embedding_key]):
+            raise ValueError(f"checkpoint key {tied_key!r} differs from {embedding_key!r}, but {type(model).__name__} ties them")
         del converted[tied_key]
     missing, unexpected = model.load_state_dict(converted, strict=False)
-    missing = [k for k in missing if k != tied_key]
+    if tied:
+        missing = [k for k in missing if k != tied_key]
     if missing or unexpected:
         raise KeyError(f"checkpoint does not fit {type(model).__name__}: missing {missing[:5]}, unexpected {unexpected[:5]}")
     model.tie_weights()
@@ -134,19 +198,63 @@ def _read_weights(path: Path) -> Mapping[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def from_hub(repo_id: str, model_type: str, task: str = "mlm", revision: str | None = None):
-    """Download a released checkpoint (reference naming) and convert it (needs internet)."""
-    import json
-
+def _hub_file(repo_id: str, filename: str, revision: str | None) -> str | None:
+    """Local path of ``filename`` in ``repo_id`` (downloaded or cached); None if the repo has no such
+    file; a one-line ``ConnectionError`` naming the repo if the hub cannot be reached."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.utils import EntryNotFoundError
+    from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
-    config = config_from_reference(json.loads(Path(hf_hub_download(repo_id, "config.json", revision=revision)).read_text()),
-                                   model_type)
+    try:
+        return hf_hub_download(repo_id, filename, revision=revision)
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled):  # LocalEntryNotFoundError subclasses EntryNotFoundError
+        raise ConnectionError(f"could not reach the Hugging Face hub for {repo_id} ({filename} is not in the local cache; "
+                              "no network, or HF_HUB_OFFLINE is set)") from None
+    except EntryNotFoundError:
+        return None
+
+
+def _split_from_hub_modeling_files(repo_id: str, auto_map: Mapping, revision: str | None) -> str | None:
+    """The cut recognised in the modeling file(s) ``auto_map`` names (read as text, never run); None if unrecognised."""
+    modules = set()
+    for target in auto_map.values():
+        for name in target if isinstance(target, (list, tuple)) else [target]:
+            if isinstance(name, str) and "--" not in name and name.rsplit(".", 1)[0].startswith("modeling"):
+                modules.add(name.rsplit(".", 1)[0])
+    found = set()
+    for module in sorted(modules):
+        path = _hub_file(repo_id, f"{module}.py", revision)
+        if path is not None:
+            found.add(split_from_modeling_source(Path(path).read_text(encoding="utf-8", errors="replace")))
+    return found.pop() if len(found) == 1 else None
+
+
+def from_hub(repo_id: str, model_type: str, task: str = "mlm", revision: str | None = None,
+             position_qk_split: str | None = None):
+    """Download a released checkpoint (reference naming) and convert it (needs internet or the hub cache).
+
+    The position-projection maths is ``position_qk_split`` if given; else the cut recognised in
+    the repo's own modeling file (named in ``config.json``'s ``auto_map``; read, never run); else
+    :func:`published_position_qk_split`'s rule (``auto_map`` in an LTG-BERT ``config.json`` →
+    ``"heads_then_split"``), with a warning. Raises ``ConnectionError`` if the hub cannot be
+    reached and the files are not cached.
+    """
+    import json
+    import warnings
+
+    config_path = _hub_file(repo_id, "config.json", revision)
+    if config_path is None:
+        raise FileNotFoundError(f"{repo_id} has no config.json")
+    reference = json.loads(Path(config_path).read_text())
+    split = position_qk_split
+    if split is None and reference.get("auto_map"):
+        split = _split_from_hub_modeling_files(repo_id, reference["auto_map"], revision)
+        if split is None:
+            rule = published_position_qk_split(reference, model_type)
+            warnings.warn(f"{repo_id}: no recognisable position projection in the modeling file named by auto_map; "
+                          f"using position_qk_split={rule!r} (pass position_qk_split= to choose)", stacklevel=2)
+    config = config_from_reference(reference, model_type, split)
     for filename in ("model.safetensors", "pytorch_model.bin"):
-        try:
-            weights = hf_hub_download(repo_id, filename, revision=revision)
-        except EntryNotFoundError:
-            continue
-        return from_reference(weights, config, task)
+        weights = _hub_file(repo_id, filename, revision)
+        if weights is not None:
+            return from_reference(weights, config, task)
     raise FileNotFoundError(f"{repo_id} has neither model.safetensors nor pytorch_model.bin")
