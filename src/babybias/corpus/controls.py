@@ -109,6 +109,8 @@ class RandomDuplication(Intervention):
             picks = pick_words(lengths, amount, rng, cycle=True)
         out = datasets.concatenate_datasets([corpus, corpus.select(picks)]) if len(picks) else corpus
         params = {"count": amount, "seed": self.seed, "match": match}
+        if self.tokenizer is not None:
+            params["tokenizer"] = self.params()["tokenizer"]
         if isinstance(self.count, Report):
             params["matched"] = self.count.intervention
         words_in, words_added = int(lengths.sum()), int(lengths[picks].sum())

@@ -181,7 +181,8 @@ class WordListPerturber:
         if article:
             a = indefinite_article(new)
             old = article.group(1)
-            a = a.upper() if old.isupper() and len(old) > 1 else (a.capitalize() if old[0].isupper() else a)
+            shouting = old.isupper() and (len(old) > 1 or (text[s:e].isupper() and e - s > 1))  # "A YOUNG" -> "AN OLD"
+            a = a.upper() if shouting else (a.capitalize() if old[0].isupper() else a)
             head = text[:article.start(1)] + a + article.group(2)
         return head + new + text[e:]
 
