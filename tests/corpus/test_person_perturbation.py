@@ -8,7 +8,6 @@ import datasets
 import pytest
 
 from babybias.corpus import PerturbationAugmentation, WordListPerturber
-from babybias.corpus.perturb import indefinite_article
 
 
 def corpus(*texts):
@@ -33,6 +32,10 @@ def age():
     ("age", "her old bicycle", ["age/old"]),
     ("age", "The Asian woman was young.", ["age/young"]),             # predicative: subject unknown
     ("age", "in their teens", ["age/teen"]),                           # "teens" after their: an age range
+    ("age", 'jerome of the old "itala" version', ["age/old"]),          # from the sandbox corpus
+    ("age", "readings form the old and new testament", ["age/old"]),
+    ("age", "a 3 - year - old child", ["age/old"]),                     # tokenised hyphens
+    ("age", "feeding the young and old trees", ["age/young", "age/old"]),
 ])
 def test_non_person_uses_are_left_alone_and_counted(race, age, axis, text, skipped):
     p = race if axis == "race" else age
@@ -69,6 +72,8 @@ def test_person_uses_are_perturbed_with_article_agreement(race, age, axis, text,
     ("11-year-old", "an"), ("25-year-old", "a"), ("110-year-old", "a"), ("Alaska Native", "an"),
 ])
 def test_indefinite_article_by_first_sound(word, article):
+    from babybias.corpus.perturb import indefinite_article
+
     assert indefinite_article(word) == article
 
 

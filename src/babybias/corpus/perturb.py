@@ -25,11 +25,13 @@ Where a race/age descriptor describes a person (documented rule, no parser):
 2. *plural noun*: the descriptor with an "s" standing as a noun ("Asians", "seniors",
    "20-year-olds"), except after his/her/their/my/your/our/its/late/early/mid ("in their teens")
    and except "blacks"/"whites" (also chess sides, egg whites). Replaced by "<target> people".
-3. *collective*: "the" + young/old/elderly/middle-aged/retired/aged followed by punctuation, the
-   end or a function word ("care for the elderly.", "the young are"). "the X" becomes
-   "<target> people" ("the elderly are" → "young people are").
+3. *collective*: "the" + young/elderly/middle-aged/retired/aged followed by . , ; : ! ? ), the
+   end, or one of are/were/was/is/have/had/has/who/whom/whose/in/of/for/to/with/at/from/by/on
+   ("care for the elderly.", "the young are"); "the X" becomes "<target> people" ("the elderly
+   are" → "young people are"). Not "the old" ("the old and new testament"), not before "and"/"or".
 
-A descriptor glued to a hyphen ("non-white", "old-fashioned") is never perturbed.
+A descriptor next to a hyphen ("non-white", "old-fashioned", tokenised "3 - year - old") is never
+perturbed.
 
 ``mode="augment"`` keeps originals and adds perturbed copies; ``"replace"`` rewrites in place.
 Rows gain no columns; the report's ``notes["examples"]`` lists the first (word, target) picks.
@@ -43,13 +45,15 @@ from typing import Any, Protocol
 
 from .cda import _run
 from .core import TEXT, Intervention, Report, check_text, count_words, unit_random
-from .wordlists import (FUNCTION_WORDS, Swapper, WordPairs, all_descriptor_words, holistic_descriptors, match_case,
+from .wordlists import (Swapper, WordPairs, all_descriptor_words, holistic_descriptors, match_case,
                         person_nouns, word_regex)
 
 AXES = ("gender", "race", "age")
 _HOLISTIC_AXIS = {"race": "race_ethnicity", "age": "age"}
 MAX_BETWEEN = 3
-COLLECTIVE = frozenset({"young", "old", "elderly", "middle-aged", "retired", "aged"})
+COLLECTIVE = frozenset({"young", "elderly", "middle-aged", "retired", "aged"})  # not "old": "the old and new"
+# after a collective "the elderly": these words, or . , ; : ! ? ) or the end ("and"/"or" left out: "the young and old trees")
+_AFTER_COLLECTIVE = frozenset("are were was is have had has who whom whose in of for to with at from by on".split())
 _NO_PLURAL = frozenset({"black", "white"})
 _NOT_PLURAL_AFTER = frozenset("his her their my your our its late early mid".split())
 _NEXT = re.compile(r"\s+([^\W_][\w-]*)")
@@ -121,8 +125,8 @@ class WordListPerturber:
     def _kind(self, text: str, s: int, e: int, form: str) -> str | None:
         """How the occurrence at ``text[s:e]`` describes a person ("attributive", "plural",
         "collective"), or None when it does not (see the module docstring)."""
-        if text[s - 1:s] == "-" or text[e:e + 1] == "-":
-            return None
+        if text[max(0, s - 3):s].rstrip()[-1:] == "-" or text[e:e + 3].lstrip()[:1] == "-":
+            return None  # "non-white", "old-fashioned", and the spaced "3 - year - old" of tokenised text
         prev = _before(_PREV, text, s)
         prev_word = prev.group(1).lower() if prev else ""
         if form in self._plurals:
@@ -140,7 +144,8 @@ class WordListPerturber:
             pos = nxt.end()
         if form in COLLECTIVE and prev_word == "the":
             nxt = _NEXT.match(text, e)
-            if not nxt or nxt.group(1).lower() in FUNCTION_WORDS:  # punctuation, the end or a function word
+            rest = text[e:e + 3].lstrip()
+            if (nxt and nxt.group(1).lower() in _AFTER_COLLECTIVE) or (not nxt and (not rest or rest[0] in ".,;:!?)")):
                 return "collective"
         return None
 
