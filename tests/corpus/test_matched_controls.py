@@ -55,6 +55,8 @@ def test_random_removal_takes_a_target_in_units_words_or_a_report():
     ctrl, rep = RandomRemoval(target=frep, seed=0).apply(ds)
     assert abs(rep.words_removed - 140) <= 1 and rep.words_removed == words(ds["text"]) - words(ctrl["text"])
     assert all(t in ctrl["text"] for t in toxic) and rep.notes["words_target"] == 140 and rep.check()
+    again, arep = RandomRemoval(target=frep, seed=0).apply(ds, num_proc=2)
+    assert again["text"] == ctrl["text"] and arep.to_dict() == rep.to_dict()
     by_units, urep = RandomRemoval(target=frep, match="units", seed=0).apply(ds)
     assert urep.units_removed == 10
     _, irep = RandomRemoval(target=7, seed=0).apply(ds)
