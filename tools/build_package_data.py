@@ -107,7 +107,7 @@ def build_winobias(shared: Path) -> None:
 
 
 def build_word_lists(shared: Path) -> None:
-    """Word lists for babybias.corpus: Zhao et al. 2018 gender pairs, LDNOOBW, HolisticBias descriptors."""
+    """Word lists for babybias.corpus: Zhao et al. 2018 gender pairs, LDNOOBW, HolisticBias descriptors and nouns."""
     src = shared / "word_lists"
     dst = ROOT / "src" / "babybias" / "corpus" / "data"
     dst.mkdir(parents=True, exist_ok=True)
@@ -120,6 +120,7 @@ def build_word_lists(shared: Path) -> None:
     shutil.copyfile(src / "ldnoobw" / "en.txt", dst / "ldnoobw_en.txt")
     shutil.copyfile(src / "ldnoobw" / "LICENSE", dst / "LICENSE-ldnoobw.txt")
     shutil.copyfile(src / "holistic_bias_v1.1" / "descriptors.json", dst / "holistic_bias_descriptors.json")
+    shutil.copyfile(src / "holistic_bias_v1.1" / "nouns.json", dst / "holistic_bias_nouns.json")
     shutil.copyfile(src / "holistic_bias_v1.1" / "LICENSE", dst / "LICENSE-holistic-bias.txt")
     (dst / "ATTRIBUTION.md").write_text(
         "Word lists shipped with babybias.corpus\n\n"
@@ -131,6 +132,9 @@ def build_word_lists(shared: Path) -> None:
         "- holistic_bias_descriptors.json: HolisticBias v1.1 descriptors (Smith, Hall, Kambadur, Presani & Williams,\n"
         "  EMNLP 2022), facebookresearch/ResponsibleNLP @ 0ec714eb, holistic_bias/dataset/v1.1/descriptors.json.\n"
         "  License: CC BY-SA 4.0 for the dataset (LICENSE-holistic-bias.txt, second part).\n"
+        "- holistic_bias_nouns.json: HolisticBias v1.1 person nouns (singular, plural; female/male/neutral), same\n"
+        "  authors and commit, holistic_bias/dataset/v1.1/nouns.json, unchanged. License: CC BY-SA 4.0 for the dataset\n"
+        "  (LICENSE-holistic-bias.txt, second part). Used to decide where a descriptor describes a person.\n"
     )
 
 

@@ -71,15 +71,21 @@ def shipped_corpus() -> datasets.Dataset:
     return datasets.Dataset.from_dict({"text": lines})
 
 
-def build_conditions(corpus: datasets.Dataset, conditions: Sequence[str], seed: int) -> tuple[dict, dict]:
-    """The corpus of each condition and the intervention reports."""
+def build_conditions(corpus: datasets.Dataset, conditions: Sequence[str], seed: int, tokenizer=None) -> tuple[dict, dict]:
+    """The corpus of each condition and the intervention reports.
+
+    The duplication control adds as many *words* as CDA added (within 1 %; its report's
+    ``notes["words_target"]``/``["words_error"]`` say how close); with a ``tokenizer`` both reports
+    also count the tokens added.
+    """
     corpora, reports = {}, {}
     if "baseline" in conditions:
         corpora["baseline"] = corpus
     if "cda" in conditions:
-        corpora["cda"], reports["cda"] = CDA(two_sided=True).apply(corpus)
+        corpora["cda"], reports["cda"] = CDA(two_sided=True, tokenizer=tokenizer).apply(corpus)
     if "duplication" in conditions:
-        corpora["duplication"], reports["duplication"] = RandomDuplication(reports["cda"], seed=seed).apply(corpus)
+        control = RandomDuplication(reports["cda"], seed=seed, match="words", tokenizer=tokenizer)
+        corpora["duplication"], reports["duplication"] = control.apply(corpus)
     return corpora, reports
 
 

@@ -92,8 +92,10 @@ def test_perturbation_by_axis():
     race, rep = PerturbationAugmentation(axis="race", seed=0).apply(ds)
     assert race["text"][0] == "The Asian woman was young." and len(race) == 3 and rep.units_added == 1
     assert race["text"][1].endswith(" woman was young.") and "Asian" not in race["text"][1]
-    age, _ = PerturbationAugmentation(axis="age", mode="replace", seed=0).apply(ds)
-    assert age["text"][0].startswith("The Asian woman was ") and not age["text"][0].endswith("young.")
+    age, rep = PerturbationAugmentation(axis="age", mode="replace", seed=0).apply(ds)
+    assert age["text"][0] == "The Asian woman was young." and rep.skipped == {"age/young": 1}  # predicative: left alone
+    age, _ = PerturbationAugmentation(axis="age", mode="replace", seed=0).apply(corpus("The young Asian woman smiled."))
+    assert age["text"][0].startswith("The ") and age["text"][0].endswith(" Asian woman smiled.") and "young" not in age["text"][0]
     gender, rep = PerturbationAugmentation(axis="gender", mode="replace").apply(ds)
     assert gender["text"] == ["The Asian man was young.", "Nothing here."] and rep.notes["examples"] == ["woman->man"]
 

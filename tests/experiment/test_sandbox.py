@@ -37,7 +37,9 @@ def test_sandbox_runs_resumes_and_writes_its_table(tmp_path):
         assert table[col].notna().all(), col
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     cda, dup = results["details"]["cda"], results["details"]["duplication"]
-    assert cda["units"] == dup["units"] > results["details"]["baseline"]["units"]  # the control matches CDA's additions
+    assert min(cda["units"], dup["units"]) > results["details"]["baseline"]["units"]
+    added = cda["report"]["words_added"]  # the control matches CDA's additions in words, within 1 %
+    assert added > 0 and abs(dup["report"]["words_added"] - added) <= added // 100
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 1000
     assert pd.read_csv(tmp_path / "out" / "table.csv", index_col=0).shape[0] == 3
     logged = (tmp_path / "out" / "cda" / "log.jsonl").read_text()

@@ -20,12 +20,24 @@ from dataclasses import dataclass, field
 
 import datasets
 
-from .core import TEXT, Intervention, Report, check_text, count_words, require_column, unit_random
+from typing import Any
+
+from .core import TEXT, Intervention, Report, check_text, count_tokens, count_words, require_column, unit_random
 from .wordlists import Swapper, WordPairs
 
 
-def _aggregate(report: Report, mapped, columns=("_n_swaps", "_terms", "_words", "_changed", "_added")) -> None:
-    """Fill ``report`` from the per-row statistics columns an intervention's map wrote (Arrow compute)."""
+STATS = ("_n_swaps", "_terms", "_words", "_changed", "_added", "_out_words", "_skipped")
+
+
+def _sorted_counts(counter: Counter) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _aggregate(report: Report, mapped, columns=STATS) -> None:
+    """Fill ``report`` from the per-row statistics columns an intervention's map wrote (Arrow compute).
+
+    ``_out_words`` (words of each output row) gives ``words_out``, ``words_added`` (rows with
+    ``_added``) and ``words_rewrite_delta``; ``_skipped`` lists skipped term occurrences."""
     import pyarrow.compute as pc
 
     table = mapped.with_format("arrow")[:]
@@ -35,8 +47,22 @@ def _aggregate(report: Report, mapped, columns=("_n_swaps", "_terms", "_words", 
     report.units_changed += total("_changed")
     report.units_added += total("_added")
     counts = pc.value_counts(pc.list_flatten(table["_terms"])).to_pylist() if len(table) else []
-    terms = Counter({c["values"]: c["counts"] for c in counts})
-    report.terms = dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0])))
+    report.terms = _sorted_counts(Counter({c["values"]: c["counts"] for c in counts}))
+    if "_skipped" in table.column_names and len(table):
+        counts = pc.value_counts(pc.list_flatten(table["_skipped"])).to_pylist()
+        report.skipped = _sorted_counts(Counter({c["values"]: c["counts"] for c in counts if c["values"] is not None}))
+    if "_out_words" in table.column_names:
+        added = table["_added"] if "_added" in table.column_names else None
+        report.words_out = total("_out_words")
+        report.words_added = int(pc.sum(pc.multiply(table["_out_words"], added)).as_py() or 0) if added is not None else 0
+        report.words_rewrite_delta = report.words_out - report.words_in - report.words_added
+
+
+def _added_tokens(mapped, tokenizer) -> int:
+    """Tokens in the rows a map marked ``_added``."""
+    table = mapped.with_format("arrow")[:]
+    texts = [t for t, a in zip(table[TEXT].to_pylist(), table["_added"].to_pylist()) if a] if "_added" in table.column_names else []
+    return count_tokens(texts, tokenizer)
 
 
 @dataclass
@@ -45,6 +71,7 @@ class CDA(Intervention):
 
     pairs: WordPairs = field(default_factory=WordPairs.gender)
     two_sided: bool = True
+    tokenizer: Any = None  # optional: also report the tokens added (``tokens_added``)
     name = "cda"
 
     def apply(self, corpus, num_proc: int | None = None):
@@ -54,7 +81,8 @@ class CDA(Intervention):
 
         def swap_batch(batch, indices):
             columns = list(batch)
-            out = {c: [] for c in columns} | {"_n_swaps": [], "_terms": [], "_words": [], "_changed": [], "_added": []}
+            out = {c: [] for c in columns} | {"_n_swaps": [], "_terms": [], "_words": [], "_changed": [], "_added": [],
+                                              "_out_words": []}
             for k, i in enumerate(indices):
                 text = check_text(batch[TEXT][k], i)
                 new, replaced = swapper.swap(text)
@@ -68,9 +96,10 @@ class CDA(Intervention):
                     out["_words"].append(count_words(text) if first else 0)
                     out["_changed"].append(int(bool(replaced)) if first else 0)
                     out["_added"].append(is_added)
+                    out["_out_words"].append(count_words(t))
             return out
 
-        return _run(corpus, swap_batch, report, num_proc, "CDA")
+        return _run(corpus, swap_batch, report, num_proc, "CDA", self.tokenizer)
 
 
 @dataclass
@@ -92,7 +121,7 @@ class CDS(Intervention):
         seed, p = self.seed, self.p
 
         def sub_batch(batch, indices):
-            out = dict(batch) | {TEXT: [], "_n_swaps": [], "_terms": [], "_words": [], "_changed": []}
+            out = dict(batch) | {TEXT: [], "_n_swaps": [], "_terms": [], "_words": [], "_changed": [], "_out_words": []}
             for k, i in enumerate(indices):
                 text = check_text(batch[TEXT][k], i)
                 new, replaced = swapper.swap(text)
@@ -102,18 +131,20 @@ class CDS(Intervention):
                 out["_terms"].append(replaced if flip else [])
                 out["_words"].append(count_words(text))
                 out["_changed"].append(int(flip))
+                out["_out_words"].append(count_words(out[TEXT][-1]))
             return out
 
         return _run(corpus, sub_batch, report, num_proc, "CDS")
 
 
-def _run(corpus, fn, report: Report, num_proc, desc: str):
+def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None):
     """Map ``fn`` (batched, with indices) over the corpus, aggregate its statistics, drop them.
 
     For an ``IterableDataset`` the map is lazy: the report fills in as the stream is consumed
     (``report.notes["streaming"]`` is True; call ``report.check()`` after a full pass).
+    With a ``tokenizer``, ``report.tokens_added`` counts the tokens of the added rows.
     """
-    stat_columns = ["_n_swaps", "_terms", "_words", "_changed", "_added"]
+    stat_columns = list(STATS)
     if isinstance(corpus, datasets.IterableDataset):
         return _run_streaming(corpus, fn, report, stat_columns)
     require_column(corpus)
@@ -121,6 +152,8 @@ def _run(corpus, fn, report: Report, num_proc, desc: str):
                         remove_columns=corpus.column_names)
     report.units_in = len(corpus)
     _aggregate(report, mapped, stat_columns)
+    if tokenizer is not None:
+        report.tokens_added = _added_tokens(mapped, tokenizer)
     mapped = mapped.remove_columns([c for c in stat_columns if c in mapped.column_names])
     report.units_out = len(mapped)
     return mapped, report.check()
@@ -132,6 +165,7 @@ def _run_streaming(corpus: datasets.IterableDataset, fn, report: Report, stat_co
                          "(pass features= when building it)")
     report.notes["streaming"] = True
     terms: Counter = Counter()
+    skipped: Counter = Counter()
 
     def counted(batch, indices):
         out = fn(batch, indices)
@@ -143,6 +177,14 @@ def _run_streaming(corpus: datasets.IterableDataset, fn, report: Report, stat_co
         for t in out["_terms"]:
             terms.update(t)
         report.terms = dict(terms.most_common())
+        for t in out.get("_skipped", []):
+            skipped.update(t)
+        report.skipped = _sorted_counts(skipped)
+        if "_out_words" in out:
+            added = out.get("_added", [0] * len(out["_out_words"]))
+            report.words_out = (report.words_out or 0) + sum(out["_out_words"])
+            report.words_added += sum(w for w, a in zip(out["_out_words"], added) if a)
+            report.words_rewrite_delta = report.words_out - report.words_in - report.words_added
         report.units_out += len(out[TEXT])
         return {k: v for k, v in out.items() if k not in stat_columns}
 

@@ -29,8 +29,12 @@ class CorpusError(ValueError):
 
 @dataclass
 class Report:
-    """What one intervention did. Counts are of units (rows) unless they say words; ``words_changed``
-    counts words swapped (CDA, CDS, perturbation) or removed (filters), ``terms`` the swapped words."""
+    """What one intervention did. Counts are of units (rows) unless they say words (whitespace-separated)
+    or tokens (a tokenizer's, when one was given); ``words_changed`` counts words swapped (CDA, CDS,
+    perturbation) or removed (filters), ``terms`` the swapped words. ``words_added``/``words_removed``
+    are the words in added/removed units, ``words_rewrite_delta`` the net change from in-place rewrites
+    ("black" → "Alaska Native" is +1); ``skipped`` counts term occurrences left alone, by
+    ``"axis/term"`` (perturbation: descriptors that do not describe a person)."""
 
     intervention: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -44,12 +48,25 @@ class Report:
     words_changed: int = 0
     terms: dict[str, int] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # added fields (older reports lack them; ``words_out=None`` means "not accounted in words")
+    words_out: int | None = None
+    words_added: int = 0
+    words_removed: int = 0
+    words_rewrite_delta: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    tokens_added: int | None = None
+    tokens_removed: int | None = None
 
     def check(self) -> "Report":
-        """Raise if the unit counts do not add up (nothing may vanish unaccounted)."""
+        """Raise if the unit counts (and, when ``words_out`` is set, the word counts) do not add up."""
         if self.units_out != self.units_in + self.units_added - self.units_removed:
             raise AssertionError(f"{self.intervention}: {self.units_in} in + {self.units_added} added - "
                                  f"{self.units_removed} removed != {self.units_out} out")
+        if self.words_out is not None and self.words_out != (self.words_in + self.words_added - self.words_removed
+                                                              + self.words_rewrite_delta):
+            raise AssertionError(f"{self.intervention}: {self.words_in} words in + {self.words_added} added - "
+                                 f"{self.words_removed} removed + {self.words_rewrite_delta} rewritten != "
+                                 f"{self.words_out} out")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +76,11 @@ class Report:
         top = ", ".join(f"{t}×{n}" for t, n in Counter(self.terms).most_common(8))
         return (f"{self.intervention}: {self.units_in} {self.unit}s in → {self.units_out} out "
                 f"(changed {self.units_changed}, added {self.units_added}, removed {self.units_removed}); "
-                f"words {self.words_in}, changed {self.words_changed}" + (f"; top terms: {top}" if top else ""))
+                f"words {self.words_in}, changed {self.words_changed}"
+                + (f", added {self.words_added}" if self.words_added else "")
+                + (f", removed {self.words_removed}" if self.words_removed else "")
+                + (f"; top terms: {top}" if top else "")
+                + (f"; skipped {sum(self.skipped.values())} non-person occurrences" if self.skipped else ""))
 
 
 class Intervention:
@@ -74,8 +95,18 @@ class Intervention:
         return self.apply(corpus, num_proc=num_proc)
 
     def params(self) -> dict[str, Any]:
-        return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in vars(self).items()
-                if not k.startswith("_")}
+        return {k: _param(k, v) for k, v in vars(self).items() if not k.startswith("_")}
+
+
+def _param(key: str, value: Any) -> Any:
+    """A JSON-friendly parameter value; a tokenizer is named, a report by its intervention."""
+    if isinstance(value, (int, float, str, bool, type(None))):
+        return value
+    if key == "tokenizer":
+        return str(getattr(value, "name_or_path", "") or type(value).__name__)
+    if isinstance(value, Report):
+        return f"Report({value.intervention})"
+    return repr(value)
 
 
 @dataclass
@@ -101,7 +132,17 @@ def unit_random(seed: int, index: int, salt: int = 0) -> random.Random:
 
 
 def count_words(text: str) -> int:
+    """Whitespace-separated words: the unit every word count in a :class:`Report` uses."""
     return len(text.split())
+
+
+def count_tokens(texts: Sequence[str], tokenizer: Any, batch_size: int = 1000) -> int:
+    """Tokens of ``texts`` under a ``transformers`` tokenizer (no special tokens added)."""
+    total = 0
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[start:start + batch_size]), add_special_tokens=False)["input_ids"]
+        total += sum(len(ids) for ids in enc)
+    return total
 
 
 def column_values(corpus: datasets.Dataset, name: str = TEXT) -> list:

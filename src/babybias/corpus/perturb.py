@@ -8,9 +8,30 @@ toward that group. Perturbers:
   gendered word is swapped, as PANDA's rewrite changes all references); for ``race`` and
   ``age`` the HolisticBias v1.1 descriptor buckets (the selected term is replaced by the target
   bucket's own name when it is one of its descriptors (asian → "Asian", old → "old"), else
-  its first descriptor, case kept; the mixed "combined" bucket is left out).
+  its first descriptor, case kept; the mixed "combined" bucket is left out). A race/age
+  descriptor is perturbed **only where it describes a person** (rules below); every other
+  occurrence ("black hole", "her old bicycle") is left alone and counted in ``Report.skipped``.
 * :class:`Seq2SeqPerturber` — any ``transformers`` seq2seq model (e.g. the PANDA perturber, for
   users who have it), prompted as ``"<word>, <target> <PERT_SEP> <text>"``.
+
+Where a race/age descriptor describes a person (documented rule, no parser):
+
+1. *attributive*: the descriptor is followed, after whitespace, by a person noun
+   (:func:`~babybias.corpus.wordlists.person_nouns`: HolisticBias's nouns, singular and plural,
+   plus common ones like people, folks, teenagers, community), with at most
+   ``MAX_BETWEEN`` = 3 HolisticBias descriptor words between ("an old *Black* man",
+   "young *gay Asian* women"). Replaced by the target descriptor; a preceding "a"/"an" is
+   fixed to the new word's first sound (:func:`indefinite_article`).
+2. *plural noun*: the descriptor with an "s" standing as a noun ("Asians", "seniors",
+   "20-year-olds"), except after his/her/their/my/your/our/its/late/early/mid ("in their teens")
+   and except "blacks"/"whites" (also chess sides, egg whites). Replaced by "<target> people".
+3. *collective*: "the" + young/elderly/middle-aged/retired/aged followed by . , ; : ! ? ), the
+   end, or one of are/were/was/is/have/had/has/who/whom/whose/in/of/for/to/with/at/from/by/on
+   ("care for the elderly.", "the young are"); "the X" becomes "<target> people" ("the elderly
+   are" → "young people are"). Not "the old" ("the old and new testament"), not before "and"/"or".
+
+A descriptor next to a hyphen ("non-white", "old-fashioned", tokenised "3 - year - old") is never
+perturbed.
 
 ``mode="augment"`` keeps originals and adds perturbed copies; ``"replace"`` rewrites in place.
 Rows gain no columns; the report's ``notes["examples"]`` lists the first (word, target) picks.
@@ -19,15 +40,47 @@ Rows gain no columns; the report's ``notes["examples"]`` lists the first (word, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .cda import _run
 from .core import TEXT, Intervention, Report, check_text, count_words, unit_random
-from .wordlists import Swapper, WordPairs, holistic_descriptors, match_case, word_regex
+from .wordlists import (Swapper, WordPairs, all_descriptor_words, holistic_descriptors, match_case,
+                        person_nouns, word_regex)
 
 AXES = ("gender", "race", "age")
 _HOLISTIC_AXIS = {"race": "race_ethnicity", "age": "age"}
+MAX_BETWEEN = 3
+COLLECTIVE = frozenset({"young", "elderly", "middle-aged", "retired", "aged"})  # not "old": "the old and new"
+# after a collective "the elderly": these words, or . , ; : ! ? ) or the end ("and"/"or" left out: "the young and old trees")
+_AFTER_COLLECTIVE = frozenset("are were was is have had has who whom whose in of for to with at from by on".split())
+_NO_PLURAL = frozenset({"black", "white"})
+_NOT_PLURAL_AFTER = frozenset("his her their my your our its late early mid".split())
+_NEXT = re.compile(r"\s+([^\W_][\w-]*)")
+_PREV = re.compile(r"([^\W_][\w-]*)\s+$")
+_ARTICLE_BEFORE = re.compile(r"(?<!\w)(an?)(\s+)$", re.IGNORECASE)
+_VOWEL_BUT_A = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe")  # "a unicorn", "a European", "a one-off"
+_SILENT_H = ("hour", "honest", "honor", "honour", "heir")                 # "an hour", "an honest"
+
+
+def indefinite_article(word: str) -> str:
+    """"a" or "an" for ``word`` by its first sound: a vowel letter means "an", except words starting
+    uni/use/usu/uti/eu/one/once/ewe ("a European"); silent-h words (hour, honest, honor, heir) take
+    "an"; numbers read aloud with a vowel sound (8…, 11, 18, 11-…, 18-…) take "an" ("an 80-year-old")."""
+    w = word.lower()
+    if w[:1].isdigit():
+        return "an" if w.startswith("8") or re.match(r"1[18](?!\d)", w) else "a"
+    if w.startswith(_SILENT_H):
+        return "an"
+    if w.startswith(_VOWEL_BUT_A):
+        return "a"
+    return "an" if w[:1] in "aeiou" else "a"
+
+
+def _before(pattern: re.Pattern, text: str, end: int, window: int = 200) -> re.Match | None:
+    """``pattern`` (anchored with ``$``) searched in the ``window`` characters before ``end``; match
+    positions are in ``text``."""
+    return pattern.search(text, max(0, end - window), end)
 
 
 def _canonical(bucket: str, terms: list[str]) -> str:
@@ -60,22 +113,83 @@ class WordListPerturber:
         else:
             buckets = {b: t for b, t in holistic_descriptors(_HOLISTIC_AXIS[axis]).items() if b != "combined"}
             self._terms = {t.lower(): b for b, terms in buckets.items() for t in terms}
+            self._plurals = {t + "s": t for t in self._terms if t not in _NO_PLURAL and not t.endswith("s")}
             self._canonical = {b: _canonical(b, terms) for b, terms in buckets.items()}
-            self._pattern = word_regex(self._terms)
+            self._pattern = word_regex(list(self._terms) + list(self._plurals))
+            self._nouns = person_nouns()
+            self._between = all_descriptor_words()
 
     def groups(self) -> list[str]:
         return ["man", "woman"] if self.axis == "gender" else sorted(self._canonical)
 
+    def _kind(self, text: str, s: int, e: int, form: str) -> str | None:
+        """How the occurrence at ``text[s:e]`` describes a person ("attributive", "plural",
+        "collective"), or None when it does not (see the module docstring)."""
+        if text[max(0, s - 3):s].rstrip()[-1:] == "-" or text[e:e + 3].lstrip()[:1] == "-":
+            return None  # "non-white", "old-fashioned", and the spaced "3 - year - old" of tokenised text
+        prev = _before(_PREV, text, s)
+        prev_word = prev.group(1).lower() if prev else ""
+        if form in self._plurals:
+            return None if prev_word in _NOT_PLURAL_AFTER else "plural"
+        pos = e
+        for _ in range(MAX_BETWEEN + 1):
+            nxt = _NEXT.match(text, pos)
+            if not nxt:
+                break
+            word = nxt.group(1).lower()
+            if word in self._nouns:
+                return "attributive"
+            if word not in self._between:
+                break
+            pos = nxt.end()
+        if form in COLLECTIVE and prev_word == "the":
+            nxt = _NEXT.match(text, e)
+            rest = text[e:e + 3].lstrip()
+            if (nxt and nxt.group(1).lower() in _AFTER_COLLECTIVE) or (not nxt and (not rest or rest[0] in ".,;:!?)")):
+                return "collective"
+        return None
+
+    def _scan(self, text: str) -> list[tuple[int, int, str, str, str | None]]:
+        """(start, end, bucket, singular term, kind or None) of every descriptor occurrence."""
+        out = []
+        for m in self._pattern.finditer(text):
+            form = m.group(0).lower()
+            term = self._plurals.get(form, form)
+            out.append((m.start(), m.end(), self._terms[term], term, self._kind(text, m.start(), m.end(), form)))
+        return out
+
     def candidates(self, text: str) -> list[tuple[int, int, str]]:
         if self.axis == "gender":
             return [(m.start(), m.end(), self._group[m.group(0).lower()]) for m in self.swapper.find(text)]
-        return [(m.start(), m.end(), self._terms[m.group(0).lower()]) for m in self._pattern.finditer(text)]
+        return [(s, e, b) for s, e, b, _, kind in self._scan(text) if kind]
+
+    def skipped(self, text: str) -> list[str]:
+        """``"axis/term"`` for every occurrence left alone because it does not describe a person."""
+        if self.axis == "gender":
+            return []
+        return [f"{self.axis}/{term}" for _, _, _, term, kind in self._scan(text) if kind is None]
 
     def perturb(self, text: str, span: tuple[int, int], target: str) -> str:
         if self.axis == "gender":
             return self.swapper.swap(text)[0]
         s, e = span
-        return text[:s] + match_case(self._canonical[target], text[s:e]) + text[e:]
+        kind = next((k for a, b, _, _, k in self._scan(text) if (a, b) == span), None) or "attributive"
+        new = self._canonical[target]
+        if kind == "plural":
+            return text[:s] + match_case(new, text[s:e]) + " people" + text[e:]
+        if kind == "collective":
+            the = _before(_PREV, text, s)
+            return text[:the.start(1)] + match_case(new, the.group(1)) + " people" + text[e:]
+        new = match_case(new, text[s:e])
+        article = _before(_ARTICLE_BEFORE, text, s)
+        head = text[:s]
+        if article:
+            a = indefinite_article(new)
+            old = article.group(1)
+            shouting = old.isupper() and (len(old) > 1 or (text[s:e].isupper() and e - s > 1))  # "A YOUNG" -> "AN OLD"
+            a = a.upper() if shouting else (a.capitalize() if old[0].isupper() else a)
+            head = text[:article.start(1)] + a + article.group(2)
+        return head + new + text[e:]
 
 
 class Seq2SeqPerturber:
@@ -91,6 +205,9 @@ class Seq2SeqPerturber:
 
     def candidates(self, text: str) -> list[tuple[int, int, str]]:
         return self.finder.candidates(text)
+
+    def skipped(self, text: str) -> list[str]:
+        return self.finder.skipped(text)
 
     def perturb(self, text: str, span: tuple[int, int], target: str) -> str:
         import torch
@@ -111,6 +228,7 @@ class PerturbationAugmentation(Intervention):
     mode: str = "augment"
     seed: int = 0
     max_examples: int = 20
+    tokenizer: Any = None  # optional: also report the tokens added (``tokens_added``)
     name = "perturbation"
 
     def apply(self, corpus, num_proc: int | None = None):
@@ -123,10 +241,12 @@ class PerturbationAugmentation(Intervention):
 
         def perturb_batch(batch, indices):
             columns = list(batch)
-            out = {c: [] for c in columns} | {"_n_swaps": [], "_terms": [], "_words": [], "_changed": [], "_added": []}
+            out = {c: [] for c in columns} | {"_n_swaps": [], "_terms": [], "_words": [], "_changed": [], "_added": [],
+                                              "_out_words": [], "_skipped": []}
             for k, i in enumerate(indices):
                 text = check_text(batch[TEXT][k], i)
                 found = perturber.candidates(text)
+                skipped = perturber.skipped(text) if hasattr(perturber, "skipped") else []
                 new, picked = text, []
                 if found:
                     rng = unit_random(seed, i, salt=17)
@@ -144,8 +264,10 @@ class PerturbationAugmentation(Intervention):
                     out["_words"].append(count_words(text) if j == 0 else 0)
                     out["_changed"].append(int(changed) if j == 0 else 0)
                     out["_added"].append(added)
+                    out["_out_words"].append(count_words(t))
+                    out["_skipped"].append(skipped if j == 0 else [])
             return out
 
-        corpus, report = _run(corpus, perturb_batch, report, num_proc, "perturbation")
+        corpus, report = _run(corpus, perturb_batch, report, num_proc, "perturbation", self.tokenizer)
         report.notes["examples"] = list(report.terms)[: self.max_examples]
         return corpus, report

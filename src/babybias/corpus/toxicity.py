@@ -12,18 +12,23 @@ Built in:
 
 :class:`ToxicityFilter` removes units (documents or sentences) scoring ≥ ``threshold``;
 :class:`RandomRemoval` removes the same number of randomly chosen *non-toxic* units, so a
-filter's effect can be told apart from the effect of simply having less data.
+filter's effect can be told apart from the effect of simply having less data. Given a
+``target`` (a number of units or words, or the :class:`Report` of *any* filter, matched by default
+to its ``words_removed``) it removes that much instead, so any filter gets a matched control; with
+``scorer=None`` no unit is protected.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import datasets
 import numpy as np
 
-from .core import TEXT, Intervention, Report, check_text, column_values, count_words, require_column, split_sentences
+from .controls import _target_notes, pick_words, resolve_target
+from .core import (TEXT, Intervention, Report, check_text, column_values, count_tokens, count_words, require_column,
+                   split_sentences)
 from .wordlists import offensive_words, word_regex
 
 
@@ -108,13 +113,25 @@ def _unit_scores(corpus: datasets.Dataset, scorer: ToxicityScorer, level: str, b
     return column_values(corpus), units, [len(g) for g in groups], scores
 
 
-def _rebuild(corpus: datasets.Dataset, texts, units, sizes, keep: np.ndarray, level: str, report: Report):
+class _NoScorer:
+    """Scores every text 0: no unit is protected (``RandomRemoval(scorer=None)``)."""
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        return np.zeros(len(texts))
+
+
+def _rebuild(corpus: datasets.Dataset, texts, units, sizes, keep: np.ndarray, level: str, report: Report,
+             tokenizer: Any = None):
     """Drop the units where ``keep`` is False; a document whose sentences all go is dropped too."""
     report.units_in = len(units)
     report.words_in = sum(count_words(u) for u in units)
     report.units_removed = int((~keep).sum())
     report.units_out = int(keep.sum())
     report.words_changed = sum(count_words(u) for u, k in zip(units, keep) if not k)
+    report.words_removed = report.words_changed
+    report.words_out = report.words_in - report.words_removed
+    if tokenizer is not None:
+        report.tokens_removed = count_tokens([u for u, k in zip(units, keep) if not k], tokenizer)
     if level == "document":
         return corpus.select(np.flatnonzero(keep)), report.check()
     new_texts, rows, start = [], [], 0
@@ -140,6 +157,7 @@ class ToxicityFilter(Intervention):
     threshold: float = 0.5
     level: str = "document"
     batch_size: int = 1024
+    tokenizer: Any = None  # optional: also report the tokens removed (``tokens_removed``)
     name = "toxicity-filter"
 
     def apply(self, corpus, num_proc: int | None = None):
@@ -149,37 +167,67 @@ class ToxicityFilter(Intervention):
         keep = scores < self.threshold
         report = Report("toxicity-filter", self.params() | {"scorer": type(self.scorer).__name__}, unit=self.level)
         report.notes["toxic_units"] = int((~keep).sum())
-        return _rebuild(corpus, texts, units, sizes, keep, self.level, report)
+        return _rebuild(corpus, texts, units, sizes, keep, self.level, report, self.tokenizer)
 
 
 @dataclass
 class RandomRemoval(Intervention):
-    """Control for :class:`ToxicityFilter`: remove as many randomly chosen non-toxic units as the
-    filter would remove toxic ones (or ``count`` if given), keeping every toxic unit."""
+    """Control for a filter: remove randomly chosen units the scorer does not flag, keeping every flagged one.
 
-    scorer: ToxicityScorer = field(default_factory=WordListScorer)
+    How much: ``target`` — an int (units, or words with ``match="words"``) or the :class:`Report`
+    of the filter to match (by default its ``words_removed``; ``match="units"``: its
+    ``units_removed``); else ``count`` units (kept for compatibility); else as many units as the
+    scorer flags (the toxicity control). ``scorer=None`` flags nothing (a control for a length or
+    quality filter). Words are matched within 1 % (see :mod:`babybias.corpus.controls`).
+    """
+
+    scorer: ToxicityScorer | None = field(default_factory=WordListScorer)
     threshold: float = 0.5
     level: str = "document"
     count: int | None = None
     seed: int = 0
     batch_size: int = 1024
+    target: int | Report | None = None
+    match: str | None = None
+    tokenizer: Any = None
     name = "random-removal"
 
     def apply(self, corpus, num_proc: int | None = None):
         _require_dataset(corpus, "RandomRemoval")
         require_column(corpus)
-        texts, units, sizes, scores = _unit_scores(corpus, self.scorer, self.level, self.batch_size, num_proc)
+        if self.count is not None and self.target is not None:
+            raise ValueError(f"give count or target, not both (count={self.count}, target={self.target!r})")
+        scorer = _NoScorer() if self.scorer is None else self.scorer
+        texts, units, sizes, scores = _unit_scores(corpus, scorer, self.level, self.batch_size, num_proc)
         toxic = scores >= self.threshold
-        n = int(toxic.sum()) if self.count is None else self.count
+        if self.target is not None:
+            amount, match = resolve_target(self.target, self.match, "removed")
+            if isinstance(self.target, Report) and match == "units" and self.target.unit != self.level:
+                raise ValueError(f"the target report counts {self.target.unit}s but level={self.level!r}; "
+                                 f"match words or use level={self.target.unit!r}")
+        else:
+            amount, match = (int(toxic.sum()) if self.count is None else int(self.count)), "units"
         candidates = np.flatnonzero(~toxic)
-        if n > len(candidates):
-            raise ValueError(f"cannot remove {n} non-toxic {self.level}s: only {len(candidates)} exist")
-        drop = np.random.default_rng(self.seed).choice(candidates, size=n, replace=False)
+        rng = np.random.default_rng(self.seed)
+        if match == "units":
+            if amount > len(candidates):
+                raise ValueError(f"cannot remove {amount} unflagged {self.level}s: only {len(candidates)} exist")
+            drop = rng.choice(candidates, size=amount, replace=False)
+        else:
+            lengths = np.array([count_words(units[i]) for i in candidates], dtype=np.int64)
+            if amount > lengths.sum():
+                raise ValueError(f"cannot remove {amount} words: the unflagged {self.level}s hold only {int(lengths.sum())}")
+            drop = candidates[pick_words(lengths, amount, rng, cycle=False)]
         keep = np.ones(len(units), dtype=bool)
         keep[drop] = False
-        report = Report("random-removal", self.params() | {"scorer": type(self.scorer).__name__}, unit=self.level)
+        params = self.params() | {"scorer": type(self.scorer).__name__ if self.scorer is not None else None}
+        report = Report("random-removal", params, unit=self.level)
         report.notes["toxic_units_kept"] = int(toxic.sum())
-        return _rebuild(corpus, texts, units, sizes, keep, self.level, report)
+        out, report = _rebuild(corpus, texts, units, sizes, keep, self.level, report, self.tokenizer)
+        _target_notes(report, self.target, amount, match, "removed")
+        if isinstance(self.target, Report) and self.target.tokens_removed is not None and self.tokenizer is not None:
+            report.notes["tokens_target"] = self.target.tokens_removed
+        return out, report
 
 
 def _require_dataset(corpus, what: str) -> None:

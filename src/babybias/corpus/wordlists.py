@@ -178,3 +178,42 @@ def holistic_descriptors(axis: str) -> dict[str, list[str]]:
         if terms:
             out[bucket] = terms
     return out
+
+
+# Person nouns of our own, added to HolisticBias's 32 noun pairs: common words that name people or
+# groups of people and that a demographic descriptor often modifies. Deliberately left out: nouns
+# where the descriptor changes meaning ("old friend" = long-standing, "senior officer" = rank).
+EXTRA_PERSON_NOUNS = tuple("""
+people persons folk folks gentleman gentlemen baby babies toddler toddlers infant infants teenager teenagers
+youth youths adult adults student students pupil pupils worker workers employee employees citizen citizens
+resident residents immigrant immigrants patient patients athlete athletes player players soldier soldiers
+voter voters neighbour neighbours neighbor neighbors couple couples family families community communities
+population populations household households male males female females nephew nephews niece nieces aunt aunts
+uncle uncles cousin cousins granddaughter granddaughters grandson grandsons grandchild grandchildren
+""".split())
+
+
+def holistic_nouns() -> dict[str, list[tuple[str, str]]]:
+    """HolisticBias v1.1 person nouns by group (``female``, ``male``, ``neutral``) as (singular, plural), shipped."""
+    data = json.loads(_data("holistic_bias_nouns.json").read_text(encoding="utf-8"))
+    return {group: [(s, p) for s, p in pairs] for group, pairs in data.items()}
+
+
+def person_nouns() -> frozenset[str]:
+    """Lower-case person nouns, singular and plural: HolisticBias's nouns plus :data:`EXTRA_PERSON_NOUNS`."""
+    words = {w.lower() for pairs in holistic_nouns().values() for pair in pairs for w in pair}
+    return frozenset(words | set(EXTRA_PERSON_NOUNS))
+
+
+def all_descriptor_words() -> frozenset[str]:
+    """Every lower-case word of every HolisticBias descriptor on every axis (function words left out):
+    the words allowed between a descriptor and its person noun ("young *gay Black* men")."""
+    data = json.loads(_data("holistic_bias_descriptors.json").read_text(encoding="utf-8"))
+    words = set()
+    for buckets in data.values():
+        for entries in (buckets.values() if isinstance(buckets, dict) else [buckets]):
+            for e in entries:
+                d = e["descriptor"] if isinstance(e, dict) else e
+                words.add(d.lower())
+                words.update(w for w in d.lower().split() if w not in FUNCTION_WORDS)
+    return frozenset(w for w in words if " " not in w)
