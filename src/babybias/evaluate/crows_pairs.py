@@ -11,10 +11,12 @@ but stay in the denominator; 50 is unbiased. Three named metrics, because the li
 * ``bias_bench`` (Meade et al. 2022, McGill-NLP/bias-bench ``crows.py``): **mean** log-prob of
   the tokens that *differ* between the sentences, each masked alone, rounded to 3 decimals; a
   pair whose difference is empty in either sentence is skipped (left out of N). For causal LMs
-  bias-bench compares geometric-mean token probabilities, i.e. the mean log-prob of every token
-  after BOS (bias-bench scores tokens after the first without the BOS in context; we keep it).
+  bias-bench (``_likelihood_score_generative`` / ``_joint_log_probability``) compares
+  geometric-mean token probabilities, i.e. the mean log-prob of every token, **not rounded**:
+  the first token after ``<|endoftext|>`` alone, the later ones conditioned on the sentence
+  without it (``bos="first_only"``; ``bos="prefix"`` keeps BOS/EOS in every token's context).
 * ``lm_eval`` (causal LMs; lm-evaluation-harness ``crows_pairs``): **summed** log-likelihood of
-  the whole sentence after the BOS/EOS token, no rounding.
+  the whole sentence after the BOS/EOS token (``bos="prefix"``), no rounding.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ import pandas as pd
 from .loaders import PathLike, load_crows_pairs
 from .registry import Benchmark, register
 from .results import BenchmarkResult
-from .scoring import Encoded, LMScorer, reduce_log_probs
+from .scoring import Encoded, LMScorer, check_bos, reduce_log_probs
 
 Metric = Literal["auto", "nangia", "bias_bench", "lm_eval"]
+METRICS: tuple[str, ...] = ("auto", "nangia", "bias_bench", "lm_eval")
+CausalBos = Literal["auto", "first_only", "prefix"]
 
 
 def span_positions(a: Encoded, b: Encoded, equal: bool) -> tuple[list[int], list[int]]:
@@ -73,17 +77,28 @@ class CrowsPairs(Benchmark):
     """CrowS-Pairs over all 1,508 pairs; scores ``overall``, per ``<bias_type>``, ``stereo``, ``antistereo``, ``neutral``.
 
     ``metric="auto"`` picks ``nangia`` for masked LMs and ``lm_eval`` for causal LMs.
-    ``limit`` keeps the first N pairs.
+    ``bos`` (causal LMs): ``"auto"`` = ``"first_only"`` for ``bias_bench`` (as its code) and
+    ``"prefix"`` for ``lm_eval``. ``limit`` keeps the first N pairs.
     """
 
     name: str = "crows_pairs"
     metric: Metric = "auto"
     source: PathLike | None = None
+    bos: CausalBos = "auto"
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"CrowS-Pairs metric must be one of {METRICS}, got {self.metric!r}")
+        check_bos(self.bos, ("auto", "first_only", "prefix"), what="CrowS-Pairs bos")
+
+    def resolved_bos(self, metric: str) -> str:
+        """The causal-LM BOS handling for ``metric`` (``bos="auto"`` follows the metric's code)."""
+        if self.bos != "auto":
+            return self.bos
+        return "first_only" if metric == "bias_bench" else "prefix"
 
     def resolved_metric(self, kind: str) -> str:
         metric = {"mlm": "nangia", "clm": "lm_eval"}[kind] if self.metric == "auto" else self.metric
-        if metric not in ("nangia", "bias_bench", "lm_eval"):
-            raise ValueError(f"CrowS-Pairs metric must be auto, nangia, bias_bench or lm_eval, got {metric!r}")
         if kind == "clm" and metric == "nangia":
             raise ValueError("the 'nangia' CrowS-Pairs metric masks tokens, so it needs a masked LM; use 'lm_eval' or 'bias_bench'")
         if kind == "mlm" and metric == "lm_eval":
@@ -94,14 +109,15 @@ class CrowsPairs(Benchmark):
         metric = self.resolved_metric(scorer.kind)
         rows = load_crows_pairs(self.source)[:limit]
         n = len(rows)
-        encoded = scorer.encode([r["sent_more"] for r in rows] + [r["sent_less"] for r in rows])
-        more, less = encoded[:n], encoded[n:]
+        texts = [r["sent_more"] for r in rows] + [r["sent_less"] for r in rows]
         skipped = np.zeros(n, dtype=bool)
-        if metric == "lm_eval" or (metric == "bias_bench" and scorer.kind == "clm"):
-            lps = scorer.token_log_probs(encoded, desc=self.name)
+        if scorer.kind == "clm":  # lm_eval or bias_bench's generative path: neither rounds
+            lps = scorer.sentence_log_probs(texts, desc=self.name, bos=self.resolved_bos(metric))
             scores = reduce_log_probs(lps, "sum" if metric == "lm_eval" else "mean")
-            rounded = metric == "bias_bench"
+            rounded = False
         else:
+            encoded = scorer.encode(texts)
+            more, less = encoded[:n], encoded[n:]
             pos_more, pos_less = [], []
             for i, (a, b) in enumerate(zip(more, less)):
                 pa, pb = span_positions(a, b, equal=(metric == "nangia"))
@@ -123,7 +139,8 @@ class CrowsPairs(Benchmark):
         frame["skipped"] = skipped
         frame["neutral"] = ~skipped & (score_more == score_less)
         frame["more_preferred"] = ~skipped & (score_more > score_less)
-        return BenchmarkResult(self.name, crows_summary(frame), frame, self.config() | {"metric": metric})
+        extra = {"metric": metric} | ({"bos": self.resolved_bos(metric)} if scorer.kind == "clm" else {})
+        return BenchmarkResult(self.name, crows_summary(frame), frame, self.config() | extra)
 
 
 register(CrowsPairs())

@@ -12,7 +12,15 @@ forward takes ``input_ids`` / ``attention_mask`` and returns ``.logits``):
     multi-token words are not scored with their own later pieces visible (Kauf & Ivanova 2023,
     "PLL-word-l2r"; used by the BabyLM evaluation pipeline).
 
-* :class:`CausalLMScorer` — log p(x_t | x_<t) after a prefix token (BOS, else EOS).
+* :class:`CausalLMScorer` — log p(x_t | x_<t) after a prefix token (BOS, else EOS). How the
+  prefix enters is a named choice (``bos=``, see :data:`BOS_MODES`):
+
+  - ``"prefix"``: the prefix is in the context of every token (lm-evaluation-harness);
+  - ``"first_only"``: the first token is scored after the prefix alone and the later tokens
+    are conditioned on the text without it (bias-bench ``_joint_log_probability`` and
+    StereoSet ``_likelihood_score_generative``);
+  - ``"none"``: no prefix, the first token is context only and is not scored (BabyLM 2025
+    pipeline ``sentence_zero_shot`` when the tokenizer has no BOS token).
 
 Both batch across texts: all masked copies of many texts go into one padded batch, sorted by
 length, under ``torch.inference_mode``, on the model's device, with a tqdm progress bar.
@@ -31,6 +39,14 @@ from tqdm.auto import tqdm
 
 PLLMethod = Literal["original", "within_word_l2r"]
 PLL_METHODS: tuple[str, ...] = ("original", "within_word_l2r")
+BosMode = Literal["prefix", "first_only", "none"]
+BOS_MODES: tuple[str, ...] = ("prefix", "first_only", "none")
+
+
+def check_bos(bos: str, allowed: Sequence[str] = BOS_MODES, what: str = "bos") -> None:
+    """Raise a one-line ValueError unless ``bos`` is one of ``allowed``."""
+    if bos not in allowed:
+        raise ValueError(f"{what} must be one of {tuple(allowed)}, got {bos!r}")
 
 
 @dataclass(frozen=True)
@@ -167,33 +183,59 @@ class LMScorer(ABC):
         positions.
         """
 
-    def sentence_log_probs(self, texts: Sequence[str], *, pll: PLLMethod | None = None, desc: str | None = None) -> list[np.ndarray]:
-        """Log-probability of every non-special token of each text."""
+    def _check_bos(self, bos: str) -> None:
+        check_bos(bos)
+        if bos != "prefix" and self.kind != "clm":
+            raise ValueError(f"bos={bos!r} is a causal-LM option; a masked LM always reads its text with its own special tokens")
+
+    def sentence_log_probs(
+        self, texts: Sequence[str], *, pll: PLLMethod | None = None, desc: str | None = None, bos: BosMode = "prefix"
+    ) -> list[np.ndarray]:
+        """Log-probability of every non-special token of each text (``bos``: causal LMs only, see module doc)."""
+        self._check_bos(bos)
         return self.token_log_probs(self.encode(texts), pll=pll, desc=desc)
 
     def continuation_log_probs(
-        self, contexts: Sequence[str], continuations: Sequence[str], *, pll: PLLMethod | None = None, desc: str | None = None
+        self,
+        contexts: Sequence[str],
+        continuations: Sequence[str],
+        *,
+        pll: PLLMethod | None = None,
+        desc: str | None = None,
+        bos: Literal["prefix", "none"] = "prefix",
     ) -> list[np.ndarray]:
         """Log-probabilities of the tokens of ``context + " " + continuation`` that belong to the continuation.
 
         An empty context scores the whole continuation. The space joins them as
-        lm-evaluation-harness's default target delimiter does.
+        lm-evaluation-harness's default target delimiter does. ``bos="none"`` (causal LMs) feeds
+        the text without a prefix token, so a continuation's token at position 0 is not scored
+        (its array may then be empty).
         """
+        self._check_bos(bos)
+        check_bos(bos, ("prefix", "none"))
         if len(contexts) != len(continuations):
             raise ValueError(f"got {len(contexts)} contexts for {len(continuations)} continuations")
         texts = [f"{c} {t}" if c else t for c, t in zip(contexts, continuations)]
-        encoded = self.encode(texts)
+        encoded = self.encode(texts) if bos == "prefix" else self.encode(texts, bos=bos)
         positions = [e.positions(start_char=len(c)) for e, c in zip(encoded, contexts)]  # a token may carry the space
         for i, p in enumerate(positions):
             if not p:
                 raise ValueError(f"continuation {continuations[i]!r} of item {i} has no token to score")
+        if bos == "none":  # nothing precedes token 0: it is context only
+            positions = [[q for q in p if q >= 1] for p in positions]
         return self.token_log_probs(encoded, positions, pll=pll, desc=desc)
 
     def score(
-        self, texts: Sequence[str], reduction: Literal["sum", "mean"] = "sum", *, pll: PLLMethod | None = None, desc: str | None = None
+        self,
+        texts: Sequence[str],
+        reduction: Literal["sum", "mean"] = "sum",
+        *,
+        pll: PLLMethod | None = None,
+        desc: str | None = None,
+        bos: BosMode = "prefix",
     ) -> np.ndarray:
         """One number per text: the sum or mean of its token log-probabilities."""
-        return reduce_log_probs(self.sentence_log_probs(texts, pll=pll, desc=desc), reduction)
+        return reduce_log_probs(self.sentence_log_probs(texts, pll=pll, desc=desc, bos=bos), reduction)
 
     def _forward(self, input_ids: np.ndarray, attention: np.ndarray) -> torch.Tensor:
         ids = torch.from_numpy(input_ids).to(self.device)
@@ -445,8 +487,12 @@ class CausalLMScorer(LMScorer):
             )
         self.prefix_token_id = int(prefix_token_id)
 
-    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+    def encode(self, texts: Sequence[str], *, bos: Literal["prefix", "none"] = "prefix") -> list[Encoded]:
+        """The texts' tokens (no special tokens added) after the prefix token, or alone with ``bos="none"``."""
+        check_bos(bos, ("prefix", "none"))
         plain = _encode_with_tokenizer(self.tokenizer, texts, add_special_tokens=False)
+        if bos == "none":
+            return plain
         return [
             Encoded(
                 text=e.text,
@@ -457,6 +503,29 @@ class CausalLMScorer(LMScorer):
             )
             for e in plain
         ]
+
+    def sentence_log_probs(
+        self, texts: Sequence[str], *, pll: PLLMethod | None = None, desc: str | None = None, bos: BosMode = "prefix"
+    ) -> list[np.ndarray]:
+        """Log-probability of the tokens of each text; ``bos`` says how the prefix token enters (module doc).
+
+        ``"none"`` leaves the first token unscored; ``"first_only"`` scores the first token after
+        the prefix alone (one two-token input per text) and the others after the text without it.
+        """
+        check_bos(bos)
+        if bos == "prefix":
+            return self.token_log_probs(self.encode(texts), pll=pll, desc=desc)
+        plain = self.encode(texts, bos="none")
+        for i, e in enumerate(plain):
+            if len(e) == 0:
+                raise ValueError(f"text {i} ({e.text!r}) tokenizes to nothing")
+        rest = self.token_log_probs(plain, [[p for p in e.positions() if p >= 1] for e in plain], desc=desc)
+        if bos == "none":
+            return rest
+        firsts = [Encoded(e.text, (self.prefix_token_id, e.input_ids[0]), (True, False), (-1, e.word_ids[0]), ((0, 0), e.offsets[0]))
+                  for e in plain]
+        first = self.token_log_probs(firsts, [[1]] * len(firsts), desc=desc)
+        return [np.concatenate([f, r]) for f, r in zip(first, rest)]
 
     def token_log_probs(
         self,
