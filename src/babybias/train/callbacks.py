@@ -20,7 +20,8 @@ class EvaluationCallback:
     ("clm" by default: its causal view; "mlm" builds the masked view from the same weights).
 
     When :func:`~babybias.train.train` resumes, lines of steps after the checkpoint (they will be
-    evaluated again) are dropped, like ``log.jsonl``'s, so every step appears once."""
+    evaluated again) are dropped, like ``log.jsonl``'s, so every step appears once; a fresh start
+    drops them all, so give every run its own ``path``."""
 
     def __init__(self, tokenizer, benchmarks: Sequence, path: str | os.PathLike, every: int = 100, limit: int | None = None,
                  kind: str | None = None, batch_size: int = 256) -> None:
