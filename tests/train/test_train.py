@@ -254,3 +254,98 @@ def test_gender_equalizing_loss(bpe, corpus, tmp_path):
     expected = 2.0 * math.log(4.0) / len(hook.male)
     assert hook(logits, torch.zeros(3, dtype=torch.long)).item() == pytest.approx(expected, rel=1e-5)
     train(tiny(steps=4), corpus, bpe, tmp_path, loss_hooks=[hook], progress=False)  # plugs into the loop
+
+
+# ------------------------------------------------------------------ resume: tokenizer and metrics
+
+
+def _tree(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("other", ["smaller", "same_size"])
+def test_another_tokenizer_is_refused_before_anything_is_written(corpus, texts, bpe, tmp_path, other):
+    train(tiny(steps=4), corpus, bpe, tmp_path, progress=False)
+    before = _tree(tmp_path)
+    if other == "smaller":  # used to overwrite tokenizer/ and then fail loading the checkpoint
+        wrong = train_tokenizer(texts, vocab_size=400, kind="bpe", min_frequency=2)
+    else:  # same size, other merges and ids: used to resume silently with ids that mean other tokens
+        wrong = train_tokenizer(texts[: len(texts) // 2], vocab_size=500, kind="bpe", min_frequency=2)
+        assert len(wrong) == len(bpe) and wrong.get_vocab() != bpe.get_vocab()
+    for resume in (True, False):
+        with pytest.raises(ValueError, match="tokenizer"):
+            train(tiny(steps=8), corpus, wrong, tmp_path, resume=resume, progress=False)
+        assert _tree(tmp_path) == before  # the run's tokenizer, logs and checkpoints are untouched
+
+
+def test_checkpoint_of_another_tokenizer_is_refused(corpus, texts, bpe, tmp_path):
+    train(tiny(steps=4), corpus, bpe, tmp_path, progress=False)
+    import shutil
+
+    shutil.rmtree(tmp_path / "tokenizer")  # e.g. a run from before the tokenizer was saved
+    wrong = train_tokenizer(texts[: len(texts) // 2], vocab_size=500, kind="bpe", min_frequency=2)
+    with pytest.raises(ValueError, match="step_00000004 was trained with another tokenizer"):
+        train(tiny(steps=8), corpus, wrong, tmp_path, progress=False)
+    assert not (tmp_path / "tokenizer").exists()
+
+
+def test_model_vocab_smaller_than_the_tokenizer_is_refused_up_front(corpus, bpe, tmp_path):
+    cfg = tiny(model_overrides={**TINY_MODEL, "vocab_size": 100})
+    with pytest.raises(ValueError, match=r"tokenizer has 500 ids .*model_overrides\['vocab_size'\] is 100"):
+        train(cfg, corpus, bpe, tmp_path / "run", progress=False)  # used to raise IndexError mid-step
+    assert not (tmp_path / "run").exists()
+    train(tiny(steps=2, model_overrides={**TINY_MODEL, "vocab_size": 512}), corpus, bpe, tmp_path / "padded", progress=False)
+
+
+def test_trained_model_records_its_tokenizer(corpus, texts, bpe, tmp_path):
+    from transformers import AutoTokenizer
+
+    from babybias.evaluate import make_scorer
+    from babybias.models import GptBertForCausalLM
+
+    train(tiny(steps=2), corpus, bpe, tmp_path, progress=False)
+    model = GptBertForCausalLM.from_pretrained(tmp_path / "final")
+    assert model.config.babybias_tokenizer["size"] == 500
+    make_scorer(model, AutoTokenizer.from_pretrained(tmp_path / "final"))  # its own tokenizer: accepted
+    wrong = train_tokenizer(texts[: len(texts) // 2], vocab_size=500, kind="bpe", min_frequency=2)
+    with pytest.raises(ValueError, match="trained with a tokenizer of 500 ids"):
+        make_scorer(model, wrong)
+
+
+def test_restart_without_a_checkpoint_drops_the_old_log_lines(corpus, bpe, tmp_path):
+    import shutil
+
+    train(tiny(steps=8), corpus, bpe, tmp_path, stop_after=3, progress=False)
+    shutil.rmtree(tmp_path / "checkpoints")  # killed at step 3, before the first checkpoint (step 4)
+    train(tiny(steps=8), corpus, bpe, tmp_path, progress=False)
+    logged = [json.loads(l)["step"] for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == [2, 4, 6, 8]
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_resume_with_an_evaluation_callback_records_each_step_once(corpus, bpe, tmp_path, gap):
+    """A kill at step 7 leaves the step-4 checkpoint; metrics of steps 5-7 are dropped and redone. With
+    ``gap`` the kill also came between checkpoint 4 and its evaluation: step 4 is evaluated on resume.
+    kind="mlm" builds a model per evaluation (drawing random numbers): training must not notice."""
+    import shutil
+
+    from babybias.evaluate import BLiMP
+    from babybias.train import read_metrics
+
+    def callback(name):
+        return EvaluationCallback(bpe, [BLiMP(subset="babylm_filtered")], tmp_path / name, every=2, limit=2, kind="mlm")
+
+    cfg = tiny(steps=10)  # dropout 0.1: the RNG matters
+    whole = train(cfg, corpus, bpe, tmp_path / "whole", callbacks=[callback("whole.jsonl")], progress=False)
+    train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], stop_after=7, progress=False)
+    shutil.rmtree(tmp_path / "part" / "checkpoints" / "step_00000007")
+    metrics = tmp_path / "part.jsonl"
+    if gap:
+        metrics.write_text("".join(l + "\n" for l in metrics.read_text().splitlines() if json.loads(l)["step"] != 4))
+    resumed = train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], progress=False)
+    assert [r["step"] for r in read_metrics(metrics)] == [2, 4, 6, 8, 10]
+    assert read_metrics(metrics) == read_metrics(tmp_path / "whole.jsonl")
+    for (n, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), n
+    train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], progress=False)  # finished: no-op
+    assert [r["step"] for r in read_metrics(metrics)] == [2, 4, 6, 8, 10]

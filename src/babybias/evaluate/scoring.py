@@ -152,6 +152,7 @@ class LMScorer(ABC):
         progress: bool = True,
     ) -> None:
         _require_fast(tokenizer)
+        check_tokenizer_fits(model, tokenizer)
         if batch_size < 1 or max_tokens < 1:
             raise ValueError(f"batch_size and max_tokens must be >= 1, got {batch_size} and {max_tokens}")
         self.model = model
@@ -582,3 +583,59 @@ def make_scorer(
         kwargs.pop("pll", None)
         return CausalLMScorer(model, tokenizer, **kwargs)
     raise ValueError(f"kind must be 'mlm' or 'clm', got {kind!r}")
+
+
+# ------------------------------------------------------------------ tokenizer / model compatibility
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """SHA-256 of the tokenizer's id -> token mapping (added tokens included): what the rows of a model's
+    embedding mean. Stable across save/load and library versions; babybias training records it in the
+    model config as ``babybias_tokenizer``."""
+    import hashlib
+    import json
+
+    pairs = sorted((i, t) for t, i in tokenizer.get_vocab().items())
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def check_tokenizer_fits(model, tokenizer) -> None:
+    """Refuse a tokenizer that does not belong to ``model`` (called by every scorer).
+
+    With N = ``len(tokenizer)`` (the ids it can produce, added specials included) and M the rows of
+    the model's input embedding (else ``config.vocab_size``; no check when neither is known):
+
+    * N > M, or a special-token id >= M: ``ValueError`` (ids past the embedding would raise IndexError);
+    * the model config records the tokenizer it was trained with (``babybias_tokenizer``: size and
+      fingerprint, written by :func:`babybias.train.train`) and the embedding still has the rows it was
+      trained with: a different size or fingerprint is a ``ValueError``;
+    * otherwise N < 0.9 M, unless M is just N rounded up to a multiple of 8, 64 or 128 (padded
+      embeddings are common on the hub), gives a ``UserWarning``: likely a smaller tokenizer from
+      another run, whose ids mean other tokens, so scores would be silently wrong.
+    """
+    import warnings
+
+    rows = None
+    try:
+        embedding = model.get_input_embeddings()
+        rows = getattr(embedding, "num_embeddings", None) or int(embedding.weight.shape[0])
+    except (AttributeError, NotImplementedError, TypeError):
+        rows = getattr(getattr(model, "config", None), "vocab_size", None)
+    if not isinstance(rows, int) or rows <= 0:
+        return
+    size = len(tokenizer)
+    special = [i for i in getattr(tokenizer, "all_special_ids", []) if i is not None]
+    if size > rows or any(i >= rows for i in special):
+        raise ValueError(f"tokenizer has {size} ids (largest special id {max(special, default=None)}) but the model's "
+                         f"embedding has {rows} rows: they do not belong together")
+    record = getattr(getattr(model, "config", None), "babybias_tokenizer", None)
+    if isinstance(record, dict) and record.get("embedding_rows", rows) == rows and "sha256" in record:
+        if record.get("size") != size or record["sha256"] != tokenizer_fingerprint(tokenizer):
+            raise ValueError(f"the model was trained with a tokenizer of {record.get('size')} ids (fingerprint "
+                             f"{str(record['sha256'])[:12]}) but this one has {size} ids (fingerprint "
+                             f"{tokenizer_fingerprint(tokenizer)[:12]}): use the tokenizer saved with the model")
+        return
+    padded = any(rows == -(-size // k) * k for k in (8, 64, 128))
+    if size < 0.9 * rows and not padded:
+        warnings.warn(f"tokenizer has {size} ids but the model's embedding has {rows} rows ({size / rows:.0%}): "
+                      "if it is not the tokenizer the model was trained with, the scores are meaningless", stacklevel=3)

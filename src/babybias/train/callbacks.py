@@ -17,12 +17,37 @@ from ..corpus.wordlists import WordPairs
 class EvaluationCallback:
     """Run :func:`babybias.evaluate.evaluate` every ``every`` steps and at the end; append
     ``{"step", "scores"}`` lines to ``path`` (JSONL). GPT-BERT models are scored in ``kind`` mode
-    ("clm" by default: its causal view; "mlm" builds the masked view from the same weights)."""
+    ("clm" by default: its causal view; "mlm" builds the masked view from the same weights).
+
+    When :func:`~babybias.train.train` resumes, lines of steps after the checkpoint (they will be
+    evaluated again) are dropped, like ``log.jsonl``'s, so every step appears once; a fresh start
+    drops them all, so give every run its own ``path``."""
 
     def __init__(self, tokenizer, benchmarks: Sequence, path: str | os.PathLike, every: int = 100, limit: int | None = None,
                  kind: str | None = None, batch_size: int = 256) -> None:
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"EvaluationCallback every must be an integer >= 1, got {every!r}")
         self.tokenizer, self.benchmarks, self.path = tokenizer, list(benchmarks), Path(path)
         self.every, self.limit, self.kind, self.batch_size = every, limit, kind, batch_size
+        self._done: set[int] = set()  # steps already in ``path`` for this run (known after on_resume)
+
+    def on_resume(self, step: int, model) -> None:
+        """Keep the lines of steps <= ``step`` (all of them are lost to a fresh start, ``step`` 0) and
+        evaluate ``step`` itself if a kill came between its checkpoint and its evaluation."""
+        from ..evaluate.results import atomic_write_text
+
+        kept = []
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line)["step"] <= step:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a kill mid-write
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        self._done = {json.loads(line)["step"] for line in kept}
+        if step and step % self.every == 0 and step not in self._done:
+            self.run(step, model)
 
     def _scorable(self, model):
         from ..models import GptBertForCausalLM, GptBertForMaskedLM
@@ -43,18 +68,20 @@ class EvaluationCallback:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"step": step, "scores": result.scores}) + "\n")
+        self._done.add(step)
         return result.scores
 
     def on_step_end(self, step: int, model) -> None:
-        if step % self.every == 0:
+        if step % self.every == 0 and step not in self._done:
             self.run(step, model)
 
     def on_train_end(self, step: int, model) -> None:
-        if step % self.every != 0:
+        if step not in self._done:
             self.run(step, model)
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """The records of an :class:`EvaluationCallback` metrics file."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

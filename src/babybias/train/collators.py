@@ -90,12 +90,14 @@ class TokenMaskingCollator:
     rate: float = 0.15
     seed: int = 0
 
-    def __call__(self, segments: list[np.ndarray], indices: np.ndarray, step: int) -> dict[str, torch.Tensor]:
+    def __call__(self, segments: list[np.ndarray], indices: np.ndarray, step: int,
+                 rate: float | None = None) -> dict[str, torch.Tensor]:
+        rate = self.rate if rate is None else rate  # a scheduled rate (TrainConfig.mask_rate_end) overrides
         rows, labels = [], []
         for seg, idx in zip(segments, indices):
             rng = example_rng(self.seed, step, idx)
             ids, lab = seg.copy(), np.full(len(seg), IGNORE, dtype=np.int64)
-            chosen = np.flatnonzero(_maskable(ids, self.masking) & (rng.random(len(ids)) < self.rate))
+            chosen = np.flatnonzero(_maskable(ids, self.masking) & (rng.random(len(ids)) < rate))
             _fill(ids, lab, [chosen[i : i + 1] for i in range(len(chosen))], self.masking, rng)
             rows.append(ids)
             labels.append(lab)
@@ -115,7 +117,9 @@ class SpanMaskingCollator:
     short_p: float = 0.1
     seed: int = 0
 
-    def __call__(self, segments: list[np.ndarray], indices: np.ndarray, step: int) -> dict[str, torch.Tensor]:
+    def __call__(self, segments: list[np.ndarray], indices: np.ndarray, step: int,
+                 rate: float | None = None) -> dict[str, torch.Tensor]:
+        rate = self.rate if rate is None else rate  # a scheduled rate (TrainConfig.mask_rate_end) overrides
         rows, labels = [], []
         for seg, idx in zip(segments, indices):
             rng = example_rng(self.seed, step, idx)
@@ -124,7 +128,7 @@ class SpanMaskingCollator:
                 ids = ids[: rng.integers(2, len(ids))]
             lab = np.full(len(ids), IGNORE, dtype=np.int64)
             maskable = _maskable(ids, self.masking)
-            target = rng.binomial(int(maskable.sum()), self.rate)
+            target = rng.binomial(int(maskable.sum()), rate)
             groups = _pick_spans(rng, maskable, target, lambda r: min(int(r.geometric(self.span_p)), self.max_span))
             _fill(ids, lab, groups, self.masking, rng)
             rows.append(ids)

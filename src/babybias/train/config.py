@@ -21,6 +21,8 @@ the command line or the hardware):
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +53,7 @@ class TrainConfig:
     decay: str = "cosine"
     min_lr_ratio: float = 0.1
     mask_rate: float = 0.15
-    mask_rate_end: float | None = None            # hybrid: linear schedule mask_rate → mask_rate_end
+    mask_rate_end: float | None = None            # linear schedule mask_rate → mask_rate_end (any objective)
     causal_fraction: float = 1 / 16
     z_loss: float = 0.0
     ema: float | None = None
@@ -66,31 +68,14 @@ class TrainConfig:
     num_proc: int | None = None
     report_to: tuple[str, ...] = ()               # besides log.jsonl: "tensorboard", "wandb" (when installed)
 
+    MODEL_TYPES = ("ltg-bert", "gpt-bert")
+    OBJECTIVES = ("span", "token", "hybrid")
+    OPTIMIZERS = ("adamw", "lamb")
+    DECAYS = ("cosine", "linear", "constant")
+    REPORTERS = ("tensorboard", "wandb")
+
     def __post_init__(self) -> None:
-        checks = [
-            (self.model_type in ("ltg-bert", "gpt-bert"), f"model_type must be ltg-bert or gpt-bert, got {self.model_type!r}"),
-            (self.objective in ("span", "token", "hybrid"), f"objective must be span, token or hybrid, got {self.objective!r}"),
-            (self.objective != "hybrid" or self.model_type == "gpt-bert", "the hybrid objective needs model_type='gpt-bert'"),
-            ((self.steps is None) != (self.epochs is None), "give exactly one of steps and epochs"),
-            (self.steps is None or self.steps > 0, f"steps must be > 0, got {self.steps}"),
-            (self.epochs is None or self.epochs > 0, f"epochs must be > 0, got {self.epochs}"),
-            (self.batch_size > 0 and self.grad_accumulation > 0, "batch_size and grad_accumulation must be > 0"),
-            (self.batch_size % self.grad_accumulation == 0, "batch_size must be divisible by grad_accumulation"),
-            (self.seq_length >= 8, f"seq_length must be >= 8, got {self.seq_length}"),
-            (self.optimizer in ("adamw", "lamb"), f"optimizer must be adamw or lamb, got {self.optimizer!r}"),
-            (self.lr > 0 and self.clip >= 0 and 0 <= self.warmup < 1, "need lr > 0, clip >= 0, 0 <= warmup < 1"),
-            (0 < self.mask_rate < 1, f"mask_rate must be in (0, 1), got {self.mask_rate}"),
-            (0 <= self.causal_fraction <= 1, f"causal_fraction must be in [0, 1], got {self.causal_fraction}"),
-            (self.ema is None or 0 < self.ema < 1, f"ema must be in (0, 1), got {self.ema}"),
-            (self.keep_last >= 1 and self.save_every >= 1 and self.log_every >= 1, "keep_last, save_every, log_every must be >= 1"),
-            (set(self.report_to) <= {"tensorboard", "wandb"}, f"report_to takes 'tensorboard' and 'wandb', got {self.report_to}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        for start, length, mult in self.length_schedule:
-            if not (0 <= start < 1 and length >= 8 and mult > 0):
-                raise ValueError(f"bad length_schedule entry {(start, length, mult)}")
+        _validate(self)
 
     def phase(self, step: int, total: int) -> tuple[int, int]:
         """(sequence length, global batch size) at ``step`` of ``total``."""
@@ -105,10 +90,129 @@ class TrainConfig:
         return length, batch
 
     def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validate(c: TrainConfig) -> None:
+    """Check every field of ``c``; raise ``ValueError("TrainConfig.<field> ..., got <value>")`` on the first bad one.
+
+    Sequence fields given as lists (e.g. read back from JSON) are turned into tuples first.
+    """
+
+    def fail(name: str, rule: str) -> None:
+        raise ValueError(f"TrainConfig.{name} {rule}, got {getattr(c, name)!r}")
+
+    def integer(name: str, low: int, optional: bool = False) -> None:
+        value = getattr(c, name)
+        if optional and value is None:
+            return
+        if not _is_int(value) or value < low:
+            fail(name, f"must be an integer >= {low}" + (" or None" if optional else ""))
+
+    def real(name: str, low: float, high: float, low_open: bool = False, high_open: bool = False,
+             optional: bool = False) -> None:
+        value = getattr(c, name)
+        if optional and value is None:
+            return
+        ok = _is_real(value) and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+        if not ok:
+            if high == math.inf:
+                rule = f"must be a finite number {'>' if low_open else '>='} {low}"
+            else:
+                rule = f"must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+            fail(name, rule + (" or None" if optional else ""))
+
+    def choice(name: str, allowed: tuple[str, ...]) -> None:
+        if getattr(c, name) not in allowed:
+            fail(name, "must be one of " + ", ".join(map(repr, allowed)))
+
+    for name in ("betas", "length_schedule", "report_to"):  # lists from JSON / the command line
+        value = getattr(c, name)
+        if isinstance(value, list):
+            setattr(c, name, tuple(tuple(v) if isinstance(v, list) else v for v in value))
+
+    inf = math.inf
+    if not isinstance(c.name, str) or not c.name:
+        fail("name", "must be a non-empty string")
+    choice("model_type", TrainConfig.MODEL_TYPES)
+    from ..models import GptBertConfig, LtgBertConfig
+
+    cfg_cls = LtgBertConfig if c.model_type == "ltg-bert" else GptBertConfig
+    if c.model_size is not None and c.model_size not in cfg_cls.sizes:
+        fail("model_size", f"must be None or a {c.model_type} size ({', '.join(sorted(cfg_cls.sizes))})")
+    if not isinstance(c.model_overrides, dict) or not all(isinstance(k, str) for k in c.model_overrides):
+        fail("model_overrides", "must be a dict of model config fields")
+    known = set(cfg_cls().to_dict())
+    for key, value in c.model_overrides.items():
+        if key not in known:
+            raise ValueError(f"TrainConfig.model_overrides[{key!r}] is not a field of {cfg_cls.__name__} "
+                             f"(a typo would be ignored silently), got {value!r}")
+    vocab = c.model_overrides.get("vocab_size")
+    if vocab is not None and (not _is_int(vocab) or vocab < 1):
+        raise ValueError(f"TrainConfig.model_overrides['vocab_size'] must be an integer >= 1, got {vocab!r}")
+    try:  # the model config's own checks (e.g. hidden_size a multiple of the heads), now rather than at train()
+        cfg_cls.named(c.model_size, **c.model_overrides) if c.model_size else cfg_cls(**c.model_overrides)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"TrainConfig.model_overrides {c.model_overrides!r} do not make a valid {c.model_type} model: {e}") from e
+    choice("objective", TrainConfig.OBJECTIVES)
+    if c.objective == "hybrid" and c.model_type != "gpt-bert":
+        fail("objective", "'hybrid' needs model_type='gpt-bert'")
+    if (c.steps is None) == (c.epochs is None):
+        raise ValueError(f"TrainConfig: give exactly one of steps and epochs, got steps={c.steps!r}, epochs={c.epochs!r}")
+    integer("steps", 1, optional=True)
+    real("epochs", 0, inf, low_open=True, high_open=True, optional=True)
+    integer("batch_size", 1)
+    integer("seq_length", 8)
+    if not isinstance(c.length_schedule, tuple):
+        fail("length_schedule", "must be a tuple of (from fraction, length, batch multiplier)")
+    for entry in c.length_schedule:
+        if not (isinstance(entry, tuple) and len(entry) == 3 and _is_real(entry[0]) and 0 <= entry[0] < 1
+                and _is_int(entry[1]) and entry[1] >= 8 and _is_real(entry[2]) and entry[2] > 0):
+            raise ValueError(f"TrainConfig.length_schedule entry {entry!r} must be (from fraction in [0, 1), "
+                             f"length >= 8, batch multiplier > 0)")
+    real("batch_rampup", 0, 1, high_open=True)
+    integer("grad_accumulation", 1)
+    if c.batch_size % c.grad_accumulation:
+        fail("batch_size", f"must be divisible by grad_accumulation={c.grad_accumulation}")
+    choice("optimizer", TrainConfig.OPTIMIZERS)
+    real("lr", 0, inf, low_open=True, high_open=True)
+    if not (isinstance(c.betas, tuple) and len(c.betas) == 2 and all(_is_real(b) and 0 <= b < 1 for b in c.betas)):
+        fail("betas", "must be two numbers in [0, 1)")
+    real("eps", 0, inf, low_open=True, high_open=True)
+    real("weight_decay", 0, inf, high_open=True)
+    real("clip", 0, inf, high_open=True)
+    real("warmup", 0, 1, high_open=True)
+    choice("decay", TrainConfig.DECAYS)
+    real("min_lr_ratio", 0, 1)
+    real("mask_rate", 0, 1, low_open=True, high_open=True)
+    real("mask_rate_end", 0, 1, low_open=True, high_open=True, optional=True)
+    real("causal_fraction", 0, 1)
+    real("z_loss", 0, inf, high_open=True)
+    real("ema", 0, 1, low_open=True, high_open=True, optional=True)
+    real("hidden_dropout", 0, 1, high_open=True, optional=True)
+    real("attention_dropout", 0, 1, high_open=True, optional=True)
+    for name in ("bf16", "compile"):
+        if not isinstance(getattr(c, name), bool):
+            fail(name, "must be True or False")
+    integer("seed", 0)
+    integer("log_every", 1)
+    integer("save_every", 1)
+    integer("keep_last", 1)
+    integer("num_proc", 1, optional=True)
+    if not isinstance(c.report_to, tuple) or not set(c.report_to) <= set(TrainConfig.REPORTERS):
+        fail("report_to", "must be a tuple of " + ", ".join(map(repr, TrainConfig.REPORTERS)))
 
 
 _LTG = dict(model_type="ltg-bert", objective="span", optimizer="lamb", lr=1e-2, betas=(0.9, 0.98), eps=1e-6,

@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..evaluate.results import atomic_write_text
+from ..evaluate.scoring import tokenizer_fingerprint
 from ..models import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .collators import HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
@@ -53,6 +55,7 @@ class TrainResult:
 
 def build_model(config: TrainConfig, tokenizer) -> nn.Module:
     """The recipe's model, sized for ``tokenizer`` (GPT-BERT as its causal-LM class; both modes share weights)."""
+    check_vocab(config, tokenizer)
     cfg_cls, model_cls = (LtgBertConfig, LtgBertForMaskedLM) if config.model_type == "ltg-bert" else (GptBertConfig, GptBertForCausalLM)
     fields = {"vocab_size": len(tokenizer), **config.model_overrides}
     special = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id or tokenizer.cls_token_id,
@@ -63,8 +66,65 @@ def build_model(config: TrainConfig, tokenizer) -> nn.Module:
     if config.attention_dropout is not None:
         fields["attention_probs_dropout_prob"] = config.attention_dropout
     cfg = cfg_cls.named(config.model_size, **fields) if config.model_size else cfg_cls(**fields)
+    # lets scorers refuse another tokenizer later (babybias.evaluate.scoring.check_tokenizer_fits)
+    cfg.babybias_tokenizer = {"size": len(tokenizer), "sha256": tokenizer_fingerprint(tokenizer), "embedding_rows": cfg.vocab_size}
     torch.manual_seed(config.seed)
     return model_cls(cfg)
+
+
+def check_vocab(config: TrainConfig, tokenizer) -> None:
+    """The recipe's model must have an embedding row for every id the tokenizer produces."""
+    rows = config.model_overrides.get("vocab_size", len(tokenizer))
+    special = [i for i in tokenizer.all_special_ids if i is not None]
+    if len(tokenizer) > rows or any(i >= rows for i in special):
+        raise ValueError(f"tokenizer has {len(tokenizer)} ids (largest special id {max(special, default=None)}) but "
+                         f"TrainConfig.model_overrides['vocab_size'] is {rows}: the model could not embed them")
+
+
+def _tokenizer_identity(tokenizer) -> dict[str, Any]:
+    """The parts of ``tokenizer.json`` that decide the ids (vocab, merges, normalizer, pre-tokenizer, framing)."""
+    identity = json.loads(tokenizer.backend_tokenizer.to_str())
+    identity.pop("truncation", None)
+    identity.pop("padding", None)
+    return identity
+
+
+def _check_run_tokenizer(output_dir: Path, tokenizer, checkpoint: Path | None, rows: int) -> None:
+    """Fail, before anything is written, when ``output_dir`` belongs to another tokenizer: the run's saved
+    ``tokenizer/`` differs from ``tokenizer``, or the checkpoint to resume was trained with another one."""
+    saved = output_dir / "tokenizer"
+    if saved.exists():
+        from transformers import AutoTokenizer
+
+        try:
+            own = AutoTokenizer.from_pretrained(str(saved))
+        except Exception as e:  # noqa: BLE001 - any failure to read it is reported with the folder
+            raise ValueError(f"cannot read the run's tokenizer {saved} ({e}); it is not overwritten: repair or remove it") from e
+        mine, given = _tokenizer_identity(own), _tokenizer_identity(tokenizer)
+        if mine != given:
+            parts = sorted(k for k in set(mine) | set(given) if mine.get(k) != given.get(k))
+            raise ValueError(f"{saved} holds the run's tokenizer ({len(own)} ids) and the given one ({len(tokenizer)} ids) "
+                             f"differs in {', '.join(parts)}: pass the run's own tokenizer or a new output_dir")
+    if checkpoint is not None:
+        cfg = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+        record = cfg.get("babybias_tokenizer") or {}
+        if record.get("sha256", tokenizer_fingerprint(tokenizer)) != tokenizer_fingerprint(tokenizer) \
+                or record.get("size", len(tokenizer)) != len(tokenizer):
+            raise ValueError(f"checkpoint {checkpoint} was trained with another tokenizer ({record.get('size')} ids) than "
+                             f"the given one ({len(tokenizer)} ids): pass the run's own tokenizer or a new output_dir")
+        if cfg.get("vocab_size", rows) != rows:
+            raise ValueError(f"checkpoint {checkpoint} has {cfg['vocab_size']} embedding rows but this recipe and tokenizer "
+                             f"({len(tokenizer)} ids) give {rows}: pass the run's own tokenizer and recipe or a new output_dir")
+
+
+def _save_tokenizer_once(tokenizer, directory: Path) -> None:
+    """Save ``tokenizer`` to ``directory`` atomically, unless the run already has one (never overwritten)."""
+    if directory.exists():
+        return
+    tmp = directory.with_name(f".{directory.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer.save_pretrained(tmp)
+    os.replace(tmp, directory)
 
 
 class LossModule(nn.Module):
@@ -157,6 +217,18 @@ def _all_reduce(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def _call(callbacks: Sequence[Any], hook: str, step: int, model: nn.Module) -> None:
+    """Call ``hook(step, model)`` on the callbacks that have it, leaving the RNG states as they were
+    (an evaluation that draws random numbers must not change the training that follows)."""
+    hooked = [cb for cb in callbacks if hasattr(cb, hook)]
+    if not hooked:
+        return
+    saved = rng_state()
+    for cb in hooked:
+        getattr(cb, hook)(step, model)
+    set_rng_state(saved)
+
+
 def train(
     config: TrainConfig,
     corpus,
@@ -173,7 +245,10 @@ def train(
 
     ``resume=True`` continues from the newest valid checkpoint in ``output_dir/checkpoints``.
     ``stop_after`` ends the run after that many steps of this call (as if it had been killed).
-    ``callbacks`` get ``on_step_end(step, model)`` / ``on_train_end(step, model)``;
+    ``callbacks`` get ``on_resume(step, model)`` (once, before the first step; ``step`` is 0 on a fresh
+    start), ``on_step_end(step, model)`` and ``on_train_end(step, model)``, on rank 0, RNG states preserved;
+    a tokenizer that differs from the run's saved ``tokenizer/`` (or from the checkpoint's) is refused
+    before anything is written, and the saved one is never overwritten;
     ``loss_hooks`` map (logits, targets) of the labelled positions to a summed extra loss.
     """
     rank, world, device = _distributed()
@@ -182,9 +257,13 @@ def train(
         # training ~1.7x after a few hundred steps; flushing them to zero is restored at the end
         torch.set_flush_denormal(True)
     output_dir = Path(output_dir)
+    # everything that can refuse this run is checked before anything is written
+    check_vocab(config, tokenizer)
+    checkpoint = latest_valid_checkpoint(output_dir / "checkpoints") if resume else None
+    _check_run_tokenizer(output_dir, tokenizer, checkpoint, config.model_overrides.get("vocab_size", len(tokenizer)))
     if rank == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
-        tokenizer.save_pretrained(output_dir / "tokenizer")
+        _save_tokenizer_once(tokenizer, output_dir / "tokenizer")
     stream = tokenize_corpus(corpus, tokenizer, output_dir / "data_cache", num_proc=config.num_proc)
     total = config.steps or math.ceil(config.epochs * stream.num_segments(config.seq_length) / config.batch_size)
     warmup = int(config.warmup * total)
@@ -194,7 +273,6 @@ def train(
     optimizer = optimizer_cls(parameter_groups(model, config.weight_decay), lr=config.lr, betas=config.betas, eps=config.eps)
     ema = {n: p.detach().clone() for n, p in model.named_parameters()} if config.ema else None
     start_step, history = 0, []
-    checkpoint = latest_valid_checkpoint(output_dir / "checkpoints") if resume else None
     if checkpoint is not None:
         from safetensors.torch import load_file
 
@@ -207,10 +285,12 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         start_step, history = state["step"], state.get("history", [])
-        if rank == 0:  # steps logged after this checkpoint will be run again: drop their log lines
-            atomic_write_text(output_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         if ema is not None:
             ema = {k: v.to(device) for k, v in state["ema"].items()}
+    if rank == 0:
+        # steps logged after the checkpoint (or, starting afresh, by an earlier attempt) run again: drop their lines
+        atomic_write_text(output_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        _call(callbacks, "on_resume", start_step, model)
     module = LossModule(model, config, loss_hooks)
     step_module = torch.compile(module) if config.compile else module
     if world > 1:
@@ -234,7 +314,7 @@ def train(
         batches, n_tokens = [], 0
         for part in micro:
             segments = [stream.segment(i, length) for i in part]
-            b = collate(segments, part, step, rate) if config.objective == "hybrid" else collate(segments, part, step)
+            b = collate(segments, part, step, rate)
             n_tokens += int(b["attention_mask"].sum())  # counted on the host, before the transfer
             batches.append({k: v if k == "causal" else v.to(device, non_blocking=True) for k, v in b.items()})
         count = _all_reduce(sum((b["labels"] != -100).sum() for b in batches).float())
@@ -280,9 +360,8 @@ def train(
                 save_checkpoint(output_dir / "checkpoints", step + 1, model, state, config.keep_last)
             if dist.is_initialized():
                 dist.barrier()
-        for cb in callbacks:
-            if hasattr(cb, "on_step_end") and rank == 0:
-                cb.on_step_end(step + 1, model)
+        if rank == 0:
+            _call(callbacks, "on_step_end", step + 1, model)
     bar.close()
     reporters.close()
 
@@ -296,9 +375,7 @@ def train(
         final_dir = output_dir / "final"
         model.save_pretrained(final_dir)
         tokenizer.save_pretrained(final_dir)
-        for cb in callbacks:
-            if hasattr(cb, "on_train_end"):
-                cb.on_train_end(end, model)
+        _call(callbacks, "on_train_end", end, model)
     if device.type == "cpu":
         torch.set_flush_denormal(False)
     model.eval()
