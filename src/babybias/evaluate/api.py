@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from typing import Iterable, Literal
 
@@ -10,6 +11,15 @@ from .results import EvaluationResult
 from .scoring import PLLMethod, make_scorer
 
 DEFAULT_BENCHMARKS = ("crows_pairs", "stereoset", "winobias", "blimp")
+
+
+def check_limit(limit: int | None, option: str = "limit", none_means: str = "all examples") -> int | None:
+    """``limit`` as an int when it is ``None`` (= ``none_means``) or an integer >= 1; else a ValueError naming ``option``."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+        raise ValueError(f"{option} must be None ({none_means}) or an integer >= 1, got {limit!r}")
+    return int(limit)
 
 
 def evaluate(
@@ -28,11 +38,15 @@ def evaluate(
     """Score ``model`` on each benchmark (registry names or :class:`Benchmark` objects).
 
     ``kind`` ("mlm"/"clm") is guessed from the model class when omitted; ``limit`` caps the
-    examples of each benchmark (per paradigm/domain/file where it has groups) for quick runs.
+    examples of each benchmark (per paradigm/domain/file where it has groups) for quick runs:
+    ``None`` means all, otherwise it must be >= 1 (0 or a negative number raises ValueError).
     ``pll`` is the masked-LM PLL method of every benchmark that does not fix its own (CrowS-Pairs
     metrics define their masking and always mask one token at a time).
     Returns an :class:`EvaluationResult` (``.scores``, ``.to_frame()``, ``.to_json()``).
     """
+    limit = check_limit(limit)
+    if kind not in (None, "mlm", "clm"):
+        raise ValueError(f"kind must be 'mlm', 'clm' or None (from the model class), got {kind!r}")
     resolved = REGISTRY.resolve([benchmarks] if isinstance(benchmarks, (str, Benchmark)) else benchmarks)
     scorer = make_scorer(model, tokenizer, kind, batch_size=batch_size, max_tokens=max_tokens,
                          device=device, progress=progress, pll=pll)

@@ -18,6 +18,13 @@ from .results import BenchmarkResult
 from .scoring import LMScorer
 
 
+class UnknownBenchmarkError(KeyError):
+    """No benchmark of that name is registered; ``str()`` is the plain message (no KeyError quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Benchmark(ABC):
     """Base class: subclasses are dataclasses whose fields are the benchmark's options."""
 
@@ -62,7 +69,9 @@ class Registry:
 
     def get(self, name: str, **options: Any) -> Benchmark:
         if name not in self._factories:
-            raise KeyError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(self._factories))}")
+            raise UnknownBenchmarkError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(self._factories))} "
+                                        "(a file of minimal pairs is MinimalPairs(name=..., source=path), "
+                                        "or on the command line its .jsonl path)")
         bench = self._factories[name]()
         return bench.with_options(**options) if options else bench
 
