@@ -116,7 +116,7 @@ def benchmark_from_arg(item: str):
     A registered name wins; otherwise an item ending in ``.jsonl``/``.jsonl.gz`` or looking like a
     path becomes ``MinimalPairs(name=<file stem or folder name>, source=path)`` (it must exist).
     """
-    from .evaluate import MinimalPairs, get_benchmark, list_benchmarks
+    from .evaluate import MinimalPairs, get_benchmark, list_benchmarks, load_minimal_pairs
 
     if item in list_benchmarks():
         return get_benchmark(item)
@@ -124,6 +124,7 @@ def benchmark_from_arg(item: str):
         path = require_local(item, "minimal-pairs file")
         if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz")):
             raise CLIError(f"minimal-pairs file {item} must end in .jsonl or .jsonl.gz (one JSON object per line)")
+        load_minimal_pairs(path)  # a malformed file fails here, before the model loads
         return MinimalPairs(name=path.name.split(".")[0] if path.is_file() else path.resolve().name, source=str(path))
     return get_benchmark(item)  # raises UnknownBenchmarkError listing the registered names
 
@@ -225,6 +226,10 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
+    if args.quiet:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
     _load_plugins(args.plugin)
     benchmarks = [benchmark_from_arg(b) for b in args.benchmarks]  # before the model loads: fail fast
     model_source = local_or_hub(args.model, "model folder")

@@ -131,12 +131,17 @@ def _evaluate_all(model, tokenizer, config: SandboxConfig) -> dict[str, float]:
     return bias | ability
 
 
+def sandbox_recipe(config: SandboxConfig):
+    """The training recipe of ``config``: ``config.steps`` (when given) replaces the recipe's steps or epochs."""
+    steps = {} if config.steps is None else {"steps": config.steps, "epochs": None}
+    return get_recipe(config.recipe, seed=config.seed, **steps)
+
+
 def run(config: SandboxConfig = SandboxConfig()) -> pd.DataFrame:
     """Run the sandbox; returns the comparison table (one row per condition) and writes it out."""
     corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
     lowercase = (config.corpus is None) if config.lowercase is None else config.lowercase
-    steps = {} if config.steps is None else {"steps": config.steps, "epochs": None}  # also for epoch-based recipes
-    recipe = get_recipe(config.recipe, seed=config.seed, **steps)
+    recipe = sandbox_recipe(config)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     kind = "bpe" if recipe.model_type == "gpt-bert" else "wordpiece"
