@@ -77,16 +77,15 @@ def test_evaluate_uses_the_models_own_kind_and_matches_python(trained, tmp_path,
     python = evaluate(result.model, tok, ["crows_pairs", "blimp"], limit=3, progress=False).scores
     out = tmp_path / "r.json"
     assert main(["evaluate", str(result.final_dir), "--benchmarks", "crows_pairs", "blimp", "--limit", "3",
-                 "--output", str(out), "--quiet"]) == 0
-    printed = capsys.readouterr().out
-    assert "kind: clm (from config.json architectures ['GptBertForCausalLM'])" in printed
+                 "--output", str(out)]) == 0
     cli = EvaluationResult.from_json(out).scores
     assert cli.keys() == python.keys() and cli == pytest.approx(python)
+    assert "kind: clm (from config.json architectures ['GptBertForCausalLM'])" in capsys.readouterr().out
 
 
 def test_kind_flag_overrides_and_says_so(trained, capsys):
     result, _ = trained
-    assert main(["evaluate", str(result.final_dir), "--kind", "mlm", "--benchmarks", "blimp", "--limit", "1", "--quiet"]) == 0
+    assert main(["evaluate", str(result.final_dir), "--kind", "mlm", "--benchmarks", "blimp", "--limit", "1"]) == 0
     assert "kind: mlm (from --kind)" in capsys.readouterr().out
 
 
@@ -96,7 +95,7 @@ def test_masked_lm_folder_is_scored_as_mlm(tmp_path, capsys):
     tok = tiny_tokenizer("wordpiece")
     tiny_masked_lm(tok).save_pretrained(tmp_path / "bert")
     tok.save_pretrained(tmp_path / "bert")
-    assert main(["evaluate", str(tmp_path / "bert"), "--benchmarks", "blimp", "--limit", "1", "--quiet"]) == 0
+    assert main(["evaluate", str(tmp_path / "bert"), "--benchmarks", "blimp", "--limit", "1"]) == 0
     assert "kind: mlm (from config.json architectures ['BertForMaskedLM'])" in capsys.readouterr().out
 
 
@@ -218,7 +217,7 @@ def test_malformed_pairs_file_names_file_line_and_field(trained, tmp_path, capsy
     result, _ = trained
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(PAIRS[0]) + "\n" + json.dumps({"sentence_good": "x"}) + "\n")
-    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(bad), "--quiet"]) == 2
+    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(bad)]) == 2
     assert f"babybias: error: {bad}, line 2, field 'sentence_bad': missing field" in _error_line(capsys)
 
 
@@ -247,7 +246,7 @@ def test_minimal_pairs_file_on_the_command_line(trained, tmp_path, capsys):
     result, tok = trained
     pairs = _write_pairs(tmp_path / "my_pairs.jsonl", PAIRS)
     out = tmp_path / "r.json"
-    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(pairs), "--output", str(out), "--quiet"]) == 0
+    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(pairs), "--output", str(out)]) == 0
     assert "my_pairs/overall" in capsys.readouterr().out
     python = evaluate(result.model, tok, [MinimalPairs(name="my_pairs", source=pairs)], progress=False).scores
     assert EvaluationResult.from_json(out).scores == pytest.approx(python)
@@ -259,7 +258,7 @@ def test_folder_of_pairs_files(trained, tmp_path, capsys):
     folder.mkdir()
     _write_pairs(folder / "cats.jsonl", PAIRS[:2])
     _write_pairs(folder / "pronouns.jsonl", PAIRS[2:])
-    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(folder), "--quiet"]) == 0
+    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(folder)]) == 0
     printed = capsys.readouterr().out
     assert "agreement/task/cats" in printed and "agreement/task/pronouns" in printed
 
@@ -286,7 +285,7 @@ def test_plugin_registers_benchmarks(as_module, trained, tmp_path, monkeypatch, 
     REGISTRY._factories.pop("my_agreement")
     sys.modules.pop("my_bench_plugin", None)
     assert main(["evaluate", str(result.final_dir), "--plugin", spec, "--benchmarks", "my_agreement", "blimp",
-                 "--limit", "1", "--quiet"]) == 0
+                 "--limit", "1"]) == 0
     captured = capsys.readouterr()
     assert "my_agreement/overall" in captured.out and "blimp/overall" in captured.out
     assert f"plugin {spec}: registered my_agreement" in captured.err
