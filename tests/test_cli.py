@@ -180,6 +180,27 @@ def test_evaluate_rejects_limits_below_one(limit, bert, wp_tok):
         evaluate(bert, wp_tok, ["crows_pairs"], limit=limit, progress=False)
 
 
+@pytest.mark.parametrize("name", ["crows_pairs", "stereoset", "winobias", "blimp", "blimp_supplement", "ewok", "plugin"])
+@pytest.mark.parametrize("limit", [0, -1])
+def test_every_benchmark_checks_its_limit(name, limit):
+    """Called directly (not through evaluate), every benchmark, a user's subclass too, rejects limit < 1 up front."""
+    from dataclasses import dataclass
+
+    from babybias.evaluate import Benchmark, get_benchmark
+
+    @dataclass
+    class Mine(Benchmark):
+        name: str = "mine"
+
+        def evaluate(self, scorer, limit=None):
+            return limit
+
+    bench = Mine() if name == "plugin" else get_benchmark(name)
+    with pytest.raises(ValueError, match=r"limit must be None \(all examples\) or an integer >= 1"):
+        bench.evaluate(None, limit=limit)
+    assert Mine().evaluate(None, limit=None) is None and Mine().evaluate(None, 2) == 2
+
+
 @pytest.mark.parametrize("argv, option", [
     (["evaluate", "m", "--limit", "0"], "--limit"), (["evaluate", "m", "--limit", "-1"], "--limit"),
     (["sandbox", "--blimp-limit", "0"], "--blimp-limit"), (["sandbox", "--steps", "0"], "--steps"),

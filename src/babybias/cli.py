@@ -212,8 +212,10 @@ def _sandbox(args: argparse.Namespace) -> int:
                            ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
     if args.quiet:
         import datasets
+        import transformers
 
         datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     table = run(config)
     import pandas as pd
 

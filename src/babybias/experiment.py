@@ -29,7 +29,7 @@ import pandas as pd
 from ._paths import looks_local, require_local
 from .corpus import CDA, RandomDuplication, load_corpus
 from .evaluate import BLiMP, BlimpSupplement, CrowsPairs, EWoK, StereoSet, WinoBias, evaluate
-from .evaluate.api import check_limit
+from .evaluate.registry import check_limit
 from .evaluate.loaders import is_hub
 from .evaluate.results import atomic_write_text
 from .models import train_tokenizer

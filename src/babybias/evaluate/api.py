@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 from typing import Iterable, Literal
 
-from .registry import REGISTRY, Benchmark
+from .registry import REGISTRY, Benchmark, check_limit
 from .results import EvaluationResult
 from .scoring import PLLMethod, make_scorer
 
 DEFAULT_BENCHMARKS = ("crows_pairs", "stereoset", "winobias", "blimp")
-
-
-def check_limit(limit: int | None, option: str = "limit", none_means: str = "all examples") -> int | None:
-    """``limit`` as an int when it is ``None`` (= ``none_means``) or an integer >= 1; else a ValueError naming ``option``."""
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
-        raise ValueError(f"{option} must be None ({none_means}) or an integer >= 1, got {limit!r}")
-    return int(limit)
 
 
 def evaluate(
