@@ -149,6 +149,20 @@ def test_missing_tokenizer_folder_fails_before_loading(trained, no_hub, capsys):
     assert "tokenizer folder ./no_tokenizer does not exist" in _error_line(capsys)
 
 
+def test_model_folder_without_tokenizer_asks_for_one(trained, tmp_path, capsys):
+    import shutil
+
+    result, _ = trained
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in result.final_dir.iterdir():
+        if f.name == "config.json" or f.suffix == ".safetensors":
+            shutil.copy(f, bare / f.name)
+    assert main(["evaluate", str(bare), "--benchmarks", "blimp"]) == 2
+    assert f"model folder {bare} has no tokenizer files" in _error_line(capsys)
+    assert main(["evaluate", str(bare), "--tokenizer", str(result.final_dir), "--benchmarks", "blimp", "--limit", "1"]) == 0
+
+
 def test_run_folder_without_config_points_to_final(trained, capsys):
     result, _ = trained
     assert main(["evaluate", str(result.output_dir), "--benchmarks", "blimp"]) == 2

@@ -241,9 +241,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         kind, why = kind_from_config(config)
     else:
         kind, why = args.kind, "from --kind"
+    tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
     print(f"kind: {kind} ({why})", flush=True)
     model = _load_model(model_source, config, kind)
-    tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
     result = evaluate(model, tokenizer, benchmarks, kind=kind, limit=args.limit, device=args.device,
                       progress=not args.quiet)
     for key, value in result.scores.items():
