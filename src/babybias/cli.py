@@ -1,23 +1,221 @@
-"""The ``babybias`` command: ``babybias sandbox`` (the main job) and ``babybias evaluate``."""
+"""The ``babybias`` command: ``babybias sandbox`` (the main job), ``babybias evaluate`` and ``babybias benchmarks``.
+
+User errors (a missing file, a bad option value, an unknown benchmark, a malformed data file)
+print one line ``babybias: error: ...`` to stderr and exit with status 2; ``--debug`` shows the
+traceback instead. See docs/cli.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._paths import local_or_hub, looks_local, require_local
+
+EXIT_USER_ERROR = 2
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model")
 
 
-def _sandbox(args) -> int:
+class CLIError(Exception):
+    """A user error found by the command line itself (its message is the one line printed)."""
+
+
+class _UsageError(Exception):
+    """An argparse error (bad option or value), raised instead of argparse's usage dump."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(f"{message} (see '{prog} --help')")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`_UsageError` so ``main`` prints one line, like every other user error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(self.prog, message)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _limit(text: str) -> int | None:
+    """argparse type: ``all`` (→ None, every example) or an integer >= 1."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 or 'all', got {text!r}") from None
+
+
+# ------------------------------------------------------------------------------------------ plugins
+
+
+def load_plugin(spec: str) -> list[str]:
+    """Import a plugin (a module name, or a ``.py`` file path) whose import registers benchmarks.
+
+    Returns the benchmark names it added. A module name is looked up on ``sys.path`` and then in
+    the current folder; a missing module or file raises :class:`CLIError`.
+    """
+    from .evaluate import list_benchmarks
+
+    before = set(list_benchmarks())
+    if spec.endswith(".py") or looks_local(spec):
+        path = require_local(spec, "plugin file")
+        if path.is_dir():
+            raise CLIError(f"plugin {spec} is a folder; give a module name or a .py file")
+        name = f"babybias_plugin_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise CLIError(f"plugin file {spec} cannot be imported (not a Python file?)")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+    else:
+        cwd = str(Path.cwd())
+        added = cwd not in sys.path
+        if added:
+            sys.path.append(cwd)  # the console script does not put the current folder on sys.path
+        try:
+            importlib.import_module(spec)
+        except ModuleNotFoundError as err:
+            if err.name is not None and (spec == err.name or spec.startswith(err.name + ".")):
+                raise CLIError(f"plugin module {spec!r} cannot be imported: no module named {err.name!r} "
+                               "(give an importable module name or a .py file path)") from None
+            raise
+        finally:
+            if added:
+                sys.path.remove(cwd)
+    return sorted(set(list_benchmarks()) - before)
+
+
+def _load_plugins(specs: Sequence[str]) -> None:
+    for spec in specs:
+        names = load_plugin(spec)
+        print(f"plugin {spec}: registered {', '.join(names) if names else 'no new benchmarks'}", file=sys.stderr)
+
+
+def benchmark_from_arg(item: str):
+    """A ``--benchmarks`` item as a Benchmark: a registered name, or a minimal-pairs ``.jsonl`` file / folder.
+
+    A registered name wins; otherwise an item ending in ``.jsonl``/``.jsonl.gz`` or looking like a
+    path becomes ``MinimalPairs(name=<file stem or folder name>, source=path)`` (it must exist).
+    """
+    from .evaluate import MinimalPairs, get_benchmark, list_benchmarks, load_minimal_pairs
+
+    if item in list_benchmarks():
+        return get_benchmark(item)
+    if item.endswith((".jsonl", ".jsonl.gz")) or looks_local(item):
+        path = require_local(item, "minimal-pairs file")
+        if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz")):
+            raise CLIError(f"minimal-pairs file {item} must end in .jsonl or .jsonl.gz (one JSON object per line)")
+        load_minimal_pairs(path)  # a malformed file fails here, before the model loads
+        return MinimalPairs(name=path.name.split(".")[0] if path.is_file() else path.resolve().name, source=str(path))
+    return get_benchmark(item)  # raises UnknownBenchmarkError listing the registered names
+
+
+# ---------------------------------------------------------------------------------------- the model
+
+
+def _read_config(model: str | Path):
+    from transformers import AutoConfig
+
+    from . import models  # noqa: F401  (registers our architectures with the Auto classes)
+
+    if isinstance(model, Path):
+        if not model.is_dir():
+            raise CLIError(f"model {model} is a file; give the folder that save_pretrained wrote")
+        if not (model / "config.json").exists():
+            final = model / "final"
+            hint = (f"; a training run's model is in {final}" if (final / "config.json").exists()
+                    else "; is it a save_pretrained folder?")
+            raise CLIError(f"model folder {model} has no config.json{hint}")
+    return AutoConfig.from_pretrained(model)
+
+
+def kind_from_config(config) -> tuple[str, str]:
+    """The model's own kind ("mlm"/"clm") from its config, and where that came from.
+
+    ``architectures`` decides (``*ForMaskedLM`` → mlm; ``*ForCausalLM``/``*LMHeadModel`` → clm);
+    a babybias GPT-BERT is saved by ``train`` as ``GptBertForCausalLM``, which is also the class
+    (and so the kind) that ``babybias.experiment`` evaluates in Python. Without a telling
+    ``architectures`` the config's model type decides if only one Auto class knows it.
+    """
+    archs = list(getattr(config, "architectures", None) or [])
+    kinds = set()
+    for arch in archs:
+        if arch.endswith("ForMaskedLM"):
+            kinds.add("mlm")
+        elif arch.endswith(("ForCausalLM", "LMHeadModel")):
+            kinds.add("clm")
+    if len(kinds) == 1:
+        return kinds.pop(), f"from config.json architectures {archs}"
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    mtype = getattr(config, "model_type", None)
+    mlm, clm = mtype in MODEL_FOR_MASKED_LM_MAPPING_NAMES, mtype in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if mlm != clm:
+        return ("mlm" if mlm else "clm"), f"from config.json model_type {mtype!r} (architectures {archs})"
+    raise CLIError(f"cannot tell whether the model is a masked or a causal LM from its config.json "
+                   f"(architectures {archs}, model_type {mtype!r}); pass --kind mlm or --kind clm")
+
+
+def _load_model(source: str | Path, config, kind: str):
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    auto = AutoModelForCausalLM if kind == "clm" else AutoModelForMaskedLM
+    try:
+        return auto.from_pretrained(source, config=config)
+    except ValueError as err:
+        if "Unrecognized configuration class" in str(err):
+            other = "mlm" if kind == "clm" else "clm"
+            raise CLIError(f"model {source} (model_type {config.model_type!r}) has no "
+                           f"{'causal' if kind == 'clm' else 'masked'}-LM class; try --kind {other}") from None
+        raise
+
+
+def _load_tokenizer(source: str | Path, given: bool):
+    from transformers import AutoTokenizer
+
+    if isinstance(source, Path):
+        if not source.is_dir() or not any((source / f).exists() for f in TOKENIZER_FILES):
+            what = f"tokenizer folder {source}" if given else f"model folder {source}"
+            raise CLIError(f"{what} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...)"
+                           + ("" if given else "; pass --tokenizer FOLDER"))
+    return AutoTokenizer.from_pretrained(source)
+
+
+# -------------------------------------------------------------------------------------- subcommands
+
+
+def _sandbox(args: argparse.Namespace) -> int:
     from .experiment import SandboxConfig, run
-
-    if args.quiet:
-        import datasets
-
-        datasets.disable_progress_bars()
 
     config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
                            conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
-                           blimp_limit=None if args.blimp_limit == 0 else args.blimp_limit, supplement=args.supplement,
+                           blimp_limit=args.blimp_limit, supplement=args.supplement,
                            ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
+    if args.quiet:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     table = run(config)
     import pandas as pd
 
@@ -27,16 +225,27 @@ def _sandbox(args) -> int:
     return 0
 
 
-def _evaluate(args) -> int:
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
-
-    from . import models  # noqa: F401  (registers our architectures with the Auto classes)
+def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
-    auto = AutoModelForCausalLM if args.kind == "clm" else AutoModelForMaskedLM
-    model = auto.from_pretrained(args.model)
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.model)
-    result = evaluate(model, tokenizer, args.benchmarks, kind=args.kind, limit=args.limit, device=args.device)
+    if args.quiet:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+    _load_plugins(args.plugin)
+    benchmarks = [benchmark_from_arg(b) for b in args.benchmarks]  # before the model loads: fail fast
+    model_source = local_or_hub(args.model, "model folder")
+    tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
+    config = _read_config(model_source)
+    if args.kind is None:
+        kind, why = kind_from_config(config)
+    else:
+        kind, why = args.kind, "from --kind"
+    tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
+    print(f"kind: {kind} ({why})", flush=True)
+    model = _load_model(model_source, config, kind)
+    result = evaluate(model, tokenizer, benchmarks, kind=kind, limit=args.limit, device=args.device,
+                      progress=not args.quiet)
     for key, value in result.scores.items():
         if args.all or key.count("/") <= 2 and "paradigm/" not in key:
             print(f"{key:45s} {value:8.2f}")
@@ -46,35 +255,99 @@ def _evaluate(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="babybias", description="Pre-training debiasing research on BabyLMs.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _benchmarks(args: argparse.Namespace) -> int:
+    from .evaluate import get_benchmark, list_benchmarks
+
+    _load_plugins(args.plugin)
+    for name in list_benchmarks():
+        bench = get_benchmark(name)
+        doc = (type(bench).__doc__ or "").strip().splitlines()
+        print(f"{name:20s} {type(bench).__name__:16s} {doc[0] if doc else ''}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``babybias`` argument parser."""
+    parser = _Parser(prog="babybias", description="Pre-training debiasing research on BabyLMs.")
+    debug_help = "show the full traceback of an error instead of one line"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
     sb = sub.add_parser("sandbox", help="baseline vs CDA vs duplication control: train, evaluate, compare")
     sb.add_argument("--recipe", default="tiny", help="tiny (CPU, minutes) or ltg_bert_10m, ltg_baseline_100m, gpt_bert_100m, ...")
-    sb.add_argument("--corpus", help="text file or folder (one unit per line); default: the shipped Wikipedia sample")
+    sb.add_argument("--corpus", help="text file or folder (one unit per line), or a hub dataset org/name; "
+                                     "default: the shipped Wikipedia sample")
     sb.add_argument("--output", default="sandbox_results")
-    sb.add_argument("--steps", type=int, help="override the recipe's number of steps")
+    sb.add_argument("--steps", type=_positive_int, help="override the recipe's number of steps (>= 1)")
     sb.add_argument("--conditions", nargs="+", default=["baseline", "cda", "duplication"])
-    sb.add_argument("--vocab-size", type=int, default=2000)
+    sb.add_argument("--vocab-size", type=_positive_int, default=2000)
     sb.add_argument("--seed", type=int, default=0)
-    sb.add_argument("--blimp-limit", type=int, default=100, help="BLiMP pairs per paradigm (0 = all)")
+    sb.add_argument("--blimp-limit", type=_limit, default=100,
+                    help="BLiMP pairs per paradigm: an integer >= 1, or 'all' (default 100)")
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
     sb.add_argument("--ewok-password")
     sb.add_argument("--quiet", action="store_true")
     sb.set_defaults(func=_sandbox)
+
     ev = sub.add_parser("evaluate", help="evaluate a saved or hub model on bias and ability benchmarks")
-    ev.add_argument("model", help="a save_pretrained folder or hub name")
-    ev.add_argument("--tokenizer")
-    ev.add_argument("--kind", choices=["mlm", "clm"], default="mlm")
-    ev.add_argument("--benchmarks", nargs="+", default=["crows_pairs", "stereoset", "winobias", "blimp"])
-    ev.add_argument("--limit", type=int)
+    ev.add_argument("model", help="a save_pretrained folder or a hub name (org/name)")
+    ev.add_argument("--tokenizer", help="tokenizer folder or hub name (default: the model's)")
+    ev.add_argument("--kind", choices=["mlm", "clm"],
+                    help="score as a masked or causal LM (default: the model's own kind, from its config.json)")
+    ev.add_argument("--benchmarks", nargs="+", default=["crows_pairs", "stereoset", "winobias", "blimp"],
+                    help="registered names (see 'babybias benchmarks') and/or minimal-pairs .jsonl files or folders")
+    ev.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                    help="import this module (or .py file) first; it registers benchmarks (repeatable)")
+    ev.add_argument("--limit", type=_limit, help="examples per benchmark (per group where it has groups): "
+                                                  "an integer >= 1, or 'all' (default)")
     ev.add_argument("--device")
     ev.add_argument("--output", help="write the full result JSON here")
     ev.add_argument("--all", action="store_true", help="print every score, per paradigm too")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=_evaluate)
-    args = parser.parse_args(argv)
-    return args.func(args)
+
+    bl = sub.add_parser("benchmarks", help="list the registered benchmark names")
+    bl.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import this module (or .py file) first")
+    bl.set_defaults(func=_benchmarks)
+    for p in (sb, ev, bl):  # --debug is accepted after the subcommand too
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
+    return parser
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line (KeyError's repr quotes removed)."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+    text = " ".join(text.split()) or type(err).__name__
+    return text if len(text) <= 600 else text[:600] + " ... (--debug shows it all)"
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (CLIError, _UsageError, ValueError, KeyError, OSError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; user errors print ``babybias: error: <one line>`` and return 2 (``--debug`` re-raises)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        plain = (CLIError, _UsageError, ValueError, KeyError, FileNotFoundError, PermissionError, IsADirectoryError,
+                 NotADirectoryError)
+        prefix = "" if isinstance(err, plain) else f"{type(err).__name__}: "  # e.g. "ConnectionError: ..."
+        print(f"babybias: error: {prefix}{_one_line(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("babybias: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

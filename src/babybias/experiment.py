@@ -26,11 +26,14 @@ from typing import Sequence
 import datasets
 import pandas as pd
 
+from ._paths import looks_local, require_local
 from .corpus import CDA, RandomDuplication, load_corpus
 from .evaluate import BLiMP, BlimpSupplement, CrowsPairs, EWoK, StereoSet, WinoBias, evaluate
+from .evaluate.registry import check_limit
+from .evaluate.loaders import is_hub
 from .evaluate.results import atomic_write_text
 from .models import train_tokenizer
-from .train import get_recipe, train
+from .train import RECIPES, get_recipe, train
 
 CONDITIONS = ("baseline", "cda", "duplication")
 BIAS_KEYS = ("crows_pairs/overall", "stereoset/overall/ss", "winobias/bias")
@@ -45,7 +48,7 @@ class SandboxConfig:
     corpus: str | None = None
     output_dir: str = "sandbox_results"
     conditions: Sequence[str] = CONDITIONS
-    steps: int | None = None
+    steps: int | None = None                # None: the recipe's own; else >= 1
     vocab_size: int = 2000
     lowercase: bool | None = None           # None: lower-case iff the corpus is the shipped (lower-cased) sample
     seed: int = 0
@@ -57,11 +60,25 @@ class SandboxConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        """Check every option up front, so a typo fails at once rather than after hours of training."""
         unknown = set(self.conditions) - set(CONDITIONS)
         if unknown or not self.conditions:
             raise ValueError(f"conditions must be among {CONDITIONS}, got {list(self.conditions)}")
         if "duplication" in self.conditions and "cda" not in self.conditions:
             raise ValueError("the duplication control matches CDA's additions: include 'cda' too")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}")
+        check_limit(self.steps, "steps", "the recipe's own number")
+        check_limit(self.blimp_limit, "blimp_limit")
+        check_limit(self.bias_limit, "bias_limit")
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 1:
+            raise ValueError(f"vocab_size must be an integer >= 1, got {self.vocab_size!r}")
+        if self.corpus is not None and looks_local(self.corpus):
+            require_local(self.corpus, "corpus file or folder")
+        for option in ("supplement", "ewok"):
+            value = getattr(self, option)
+            if value is not None and not is_hub(value):
+                require_local(value, f"{option} path")
 
 
 def shipped_corpus() -> datasets.Dataset:
@@ -120,13 +137,19 @@ def _evaluate_all(model, tokenizer, config: SandboxConfig) -> dict[str, float]:
     return bias | ability
 
 
+def sandbox_recipe(config: SandboxConfig):
+    """The training recipe of ``config``: ``config.steps`` (when given) replaces the recipe's steps or epochs."""
+    steps = {} if config.steps is None else {"steps": config.steps, "epochs": None}
+    return get_recipe(config.recipe, seed=config.seed, **steps)
+
+
 def run(config: SandboxConfig = SandboxConfig()) -> pd.DataFrame:
     """Run the sandbox; returns the comparison table (one row per condition) and writes it out."""
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
     lowercase = (config.corpus is None) if config.lowercase is None else config.lowercase
-    recipe = get_recipe(config.recipe, seed=config.seed, **({"steps": config.steps} if config.steps else {}))
+    recipe = sandbox_recipe(config)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
     kind = "bpe" if recipe.model_type == "gpt-bert" else "wordpiece"
     tokenizer = train_tokenizer(corpus["text"], vocab_size=config.vocab_size, kind=kind, min_frequency=2, lowercase=lowercase)
     corpora, reports = build_conditions(corpus, config.conditions, config.seed)

@@ -61,3 +61,30 @@ def test_cli_evaluate_and_bad_conditions(tmp_path, capsys):
     assert "blimp/overall" in capsys.readouterr().out and (tmp_path / "r.json").exists()
     with pytest.raises(ValueError, match="include 'cda'"):
         SandboxConfig(conditions=("baseline", "duplication"))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"steps": 0}, "steps must be None"), ({"blimp_limit": 0}, "blimp_limit must be None"),
+    ({"bias_limit": -1}, "bias_limit must be None"), ({"recipe": "tinny"}, "recipe must be one of"),
+])
+def test_sandbox_config_validates(options, message):
+    with pytest.raises(ValueError, match=message):
+        SandboxConfig(**options)
+
+
+def test_steps_override_an_epoch_based_recipe():
+    from babybias.experiment import sandbox_recipe
+
+    recipe = sandbox_recipe(SandboxConfig(recipe="ltg_baseline_10m", steps=5))
+    assert recipe.steps == 5 and recipe.epochs is None
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"corpus": "data/corpus.txt"}, "corpus file or folder data/corpus.txt does not exist"),
+    ({"supplement": "./blimp_supplement"}, "supplement path ./blimp_supplement does not exist"),
+    ({"ewok": "ewok_filtered.zip"}, "ewok path ewok_filtered.zip does not exist"),
+])
+def test_sandbox_config_checks_paths_before_training(options, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=message):
+        SandboxConfig(**options)

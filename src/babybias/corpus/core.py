@@ -202,16 +202,18 @@ def load_corpus(source: str | os.PathLike, split: str = "train", layout: str = "
     """Read plain text (a file, or a folder of ``*.txt``/``*.train``/``*.md`` files) or a hub dataset.
 
     ``layout="lines"``: one unit per non-blank line; ``"paragraphs"``: units separated by blank
-    lines. A non-UTF-8 file raises naming the file and byte offset. A string that is not an
-    existing path is treated as a hub dataset name (``split`` applies; needs a ``text`` column).
+    lines. A non-UTF-8 file raises naming the file and byte offset. A hub dataset is named
+    ``org/name`` (``split`` applies; needs a ``text`` column); a string that looks like a local
+    path (see :mod:`babybias._paths`: starts with ``/ . ~``, has two ``/``, ends with a file
+    suffix, or starts with an existing folder) and does not exist raises ``FileNotFoundError`` at once.
     """
-    path = Path(source).expanduser()
-    if not path.exists():
-        if isinstance(source, str) and "/" in source and not source.startswith((".", "/", "~")):
-            ds = datasets.load_dataset(source, split=split)
-            validate(ds)
-            return ds
-        raise FileNotFoundError(f"{path} does not exist")
+    from .._paths import looks_local, require_local
+
+    if isinstance(source, str) and not looks_local(source) and "/" in source:
+        ds = datasets.load_dataset(source, split=split)
+        validate(ds)
+        return ds
+    path = require_local(source, "corpus file or folder")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".txt", ".train", ".md")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: no *.txt, *.train or *.md files")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Iterable, Literal
 
-from .registry import REGISTRY, Benchmark
+from .registry import REGISTRY, Benchmark, check_limit
 from .results import EvaluationResult
 from .scoring import PLLMethod, make_scorer
 
@@ -28,11 +28,15 @@ def evaluate(
     """Score ``model`` on each benchmark (registry names or :class:`Benchmark` objects).
 
     ``kind`` ("mlm"/"clm") is guessed from the model class when omitted; ``limit`` caps the
-    examples of each benchmark (per paradigm/domain/file where it has groups) for quick runs.
+    examples of each benchmark (per paradigm/domain/file where it has groups) for quick runs:
+    ``None`` means all, otherwise it must be >= 1 (0 or a negative number raises ValueError).
     ``pll`` is the masked-LM PLL method of every benchmark that does not fix its own (CrowS-Pairs
     metrics define their masking and always mask one token at a time).
     Returns an :class:`EvaluationResult` (``.scores``, ``.to_frame()``, ``.to_json()``).
     """
+    limit = check_limit(limit)
+    if kind not in (None, "mlm", "clm"):
+        raise ValueError(f"kind must be 'mlm', 'clm' or None (from the model class), got {kind!r}")
     resolved = REGISTRY.resolve([benchmarks] if isinstance(benchmarks, (str, Benchmark)) else benchmarks)
     scorer = make_scorer(model, tokenizer, kind, batch_size=batch_size, max_tokens=max_tokens,
                          device=device, progress=progress, pll=pll)

@@ -49,9 +49,10 @@ def is_hub(source: Any) -> bool:
 
 
 def _resolve(source: PathLike) -> Path:
+    """A benchmark ``source`` as an existing local path; a missing one raises at once (only ``hf:`` goes to the hub)."""
     path = Path(source).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist (hub datasets are written 'hf:<org>/<name>')")
+        raise FileNotFoundError(f"benchmark file or folder {source} does not exist (hub datasets are written 'hf:<org>/<name>')")
     return path
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import numbers
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
@@ -18,10 +20,43 @@ from .results import BenchmarkResult
 from .scoring import LMScorer
 
 
+class UnknownBenchmarkError(KeyError):
+    """No benchmark of that name is registered; ``str()`` is the plain message (no KeyError quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def check_limit(limit: int | None, option: str = "limit", none_means: str = "all examples") -> int | None:
+    """``limit`` as an int when it is ``None`` (= ``none_means``) or an integer >= 1; else a ValueError naming ``option``."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+        raise ValueError(f"{option} must be None ({none_means}) or an integer >= 1, got {limit!r}")
+    return int(limit)
+
+
 class Benchmark(ABC):
-    """Base class: subclasses are dataclasses whose fields are the benchmark's options."""
+    """Base class: subclasses are dataclasses whose fields are the benchmark's options.
+
+    Every subclass's ``evaluate`` checks ``limit`` first (None = all, else an integer >= 1), so
+    ``limit=0`` or ``-1`` raises the same ValueError whichever benchmark is called.
+    """
 
     name: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.__dict__.get("evaluate")
+        if method is None or getattr(method, "_checks_limit", False) or getattr(method, "__isabstractmethod__", False):
+            return
+
+        @functools.wraps(method)
+        def evaluate(self, scorer: LMScorer, limit: int | None = None, *args: Any, **kw: Any) -> BenchmarkResult:
+            return method(self, scorer, check_limit(limit), *args, **kw)
+
+        evaluate._checks_limit = True  # type: ignore[attr-defined]
+        cls.evaluate = evaluate  # type: ignore[method-assign]
 
     @abstractmethod
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
@@ -62,7 +97,9 @@ class Registry:
 
     def get(self, name: str, **options: Any) -> Benchmark:
         if name not in self._factories:
-            raise KeyError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(self._factories))}")
+            raise UnknownBenchmarkError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(self._factories))} "
+                                        "(a file of minimal pairs is MinimalPairs(name=..., source=path), "
+                                        "or on the command line its .jsonl path)")
         bench = self._factories[name]()
         return bench.with_options(**options) if options else bench
 
