@@ -1,7 +1,7 @@
 """Evaluate a model on every benchmark and print one table.
 
     python examples/evaluate_any_model.py                       # tiny random BERT + GPT-2, 50 items per group
-    python examples/evaluate_any_model.py --limit 0             # the full benchmarks (slow on a CPU)
+    python examples/evaluate_any_model.py --limit all           # the full benchmarks (slow on a CPU)
     python examples/evaluate_any_model.py --model bert-base-uncased --kind mlm   # any hub model (needs internet)
     python examples/evaluate_any_model.py --supplement ../shared/data/blimp_supplement \
         --ewok ../shared/data/ewok_filtered_babylm/ewok_filtered.zip --ewok-password ewok
@@ -17,6 +17,7 @@ import argparse
 
 import pandas as pd
 
+from babybias.cli import limit_arg
 from babybias.evaluate import BLiMP, BlimpSupplement, CrowsPairs, EWoK, StereoSet, WinoBias, evaluate
 from babybias.testing import tiny_causal_lm, tiny_masked_lm, tiny_tokenizer
 
@@ -39,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a hub name or local path; default: two tiny random models")
     parser.add_argument("--kind", choices=["mlm", "clm"], default="mlm")
-    parser.add_argument("--limit", type=int, default=50, help="items per paradigm/domain/file; 0 = everything")
+    parser.add_argument("--limit", type=limit_arg, default=50, help="items per paradigm/domain/file: an integer >= 1, or 'all'")
     parser.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement .jsonl files")
     parser.add_argument("--ewok", help="EWoK folder, file or password-protected zip")
     parser.add_argument("--ewok-password")
@@ -53,7 +54,7 @@ def main() -> None:
         benchmarks.append(EWoK(source=args.ewok, password=args.ewok_password))
     table = {}
     for name, (model, tokenizer) in load_models(args).items():
-        result = evaluate(model, tokenizer, benchmarks, kind=args.kind if args.model else None, limit=args.limit or None)
+        result = evaluate(model, tokenizer, benchmarks, kind=args.kind if args.model else None, limit=args.limit)
         table[name] = {k: result.scores.get(k) for k in HEADLINE if k in result.scores}
         if args.out:
             result.to_json(f"{args.out}/{name.split()[0].replace('/', '_')}.json")

@@ -49,7 +49,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _limit(text: str) -> int | None:
+def limit_arg(text: str) -> int | None:
     """argparse type: ``all`` (→ None, every example) or an integer >= 1."""
     if text.strip().lower() == "all":
         return None
@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--conditions", nargs="+", default=["baseline", "cda", "duplication"])
     sb.add_argument("--vocab-size", type=_positive_int, default=2000)
     sb.add_argument("--seed", type=int, default=0)
-    sb.add_argument("--blimp-limit", type=_limit, default=100,
+    sb.add_argument("--blimp-limit", type=limit_arg, default=100,
                     help="BLiMP pairs per paradigm: an integer >= 1, or 'all' (default 100)")
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="registered names (see 'babybias benchmarks') and/or minimal-pairs .jsonl files or folders")
     ev.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                     help="import this module (or .py file) first; it registers benchmarks (repeatable)")
-    ev.add_argument("--limit", type=_limit, help="examples per benchmark (per group where it has groups): "
+    ev.add_argument("--limit", type=limit_arg, help="examples per benchmark (per group where it has groups): "
                                                   "an integer >= 1, or 'all' (default)")
     ev.add_argument("--device")
     ev.add_argument("--output", help="write the full result JSON here")

@@ -152,7 +152,7 @@ def run(config: SandboxConfig = SandboxConfig()) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     kind = "bpe" if recipe.model_type == "gpt-bert" else "wordpiece"
     tokenizer = train_tokenizer(corpus["text"], vocab_size=config.vocab_size, kind=kind, min_frequency=2, lowercase=lowercase)
-    corpora, reports = build_conditions(corpus, config.conditions, config.seed)
+    corpora, reports = build_conditions(corpus, config.conditions, config.seed, tokenizer)
     rows, details = {}, {}
     for name, condition_corpus in corpora.items():
         result = train(recipe, condition_corpus, tokenizer, out / name, progress=config.progress)
