@@ -156,6 +156,15 @@ def _rho1(qx: np.ndarray, qy: np.ndarray) -> float:
     return float(min(1.0, np.linalg.norm(qx.T @ qy, ord=2)))
 
 
+def _permuted_rho1(qx: np.ndarray, qy: np.ndarray, perms: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """ρ₁ with the rows of ``qy`` reordered by each row of ``perms`` (batched spectral norms of Qxᵀ Qy[perm])."""
+    if qx.shape[1] == 0 or qy.shape[1] == 0:
+        return np.zeros(len(perms))
+    out = [np.linalg.norm(np.einsum("ni,bnj->bij", qx, qy[chunk]), ord=2, axis=(1, 2))
+           for chunk in np.array_split(perms, max(1, -(-len(perms) // batch)))]
+    return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
 def _sample_size_warning(n: int, p: int, q: int) -> None:
     """Warn (CCASampleSizeWarning) when there are too few methods for the number of metrics."""
     if n <= p + q:
@@ -232,10 +241,10 @@ def cca_alignment(x: pd.DataFrame | np.ndarray, y: pd.DataFrame | np.ndarray, *,
     # Permutation test: the pairing of methods is shuffled; centring is permutation-invariant, so Qy's rows are too.
     exact = math.factorial(n) <= n_permutations
     if exact:
-        null = np.array([_rho1(qx, qy[list(perm)]) for perm in itertools.permutations(range(n))])
+        null = _permuted_rho1(qx, qy, np.array(list(itertools.permutations(range(n)))))
         p_value = float(np.mean(null >= rho1 - _TIE_TOL))  # identity included: the exact permutation p-value
     else:
-        null = np.array([_rho1(qx, qy[rng.permutation(n)]) for _ in range(n_permutations)])
+        null = _permuted_rho1(qx, qy, np.array([rng.permutation(n) for _ in range(n_permutations)]))
         p_value = float((1 + np.sum(null >= rho1 - _TIE_TOL)) / (1 + n_permutations))
 
     # Bootstrap: methods resampled jointly (same rows of x and y); percentile interval.
