@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 SMALL_N = 10  # below this many items a bootstrap interval is wide and undercovers: warn
+BATCH_ELEMENTS = 2_000_000  # resampled values held at once (bounds memory for many items × many resamples)
 
 __all__ = ["Interval", "PairedDifference", "bootstrap_ci", "paired_bootstrap", "mean_interval", "aggregate_seeds"]
 
@@ -106,6 +107,11 @@ def _takes_axis(statistic: Callable) -> bool:
     return out.shape == (2,)
 
 
+def batch_size(n: int) -> int:
+    """Resamples per batch so that a batch holds about ``BATCH_ELEMENTS`` values of ``n`` items."""
+    return max(1, BATCH_ELEMENTS // max(1, n))
+
+
 def run_bootstrap(data: tuple[np.ndarray, ...], statistic: Callable, *, paired: bool, vectorized: bool,
                   n_resamples: int, level: float, method: str, seed: int) -> tuple[float, float, str]:
     """``scipy.stats.bootstrap`` interval; if it is NaN (degenerate resamples or data), a percentile
@@ -116,7 +122,8 @@ def run_bootstrap(data: tuple[np.ndarray, ...], statistic: Callable, *, paired: 
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         res = stats.bootstrap(data, statistic, paired=paired, vectorized=vectorized, n_resamples=n_resamples,
-                              confidence_level=level, method=method, **_rng_kwargs(stats.bootstrap, seed))
+                              confidence_level=level, method=method, batch=batch_size(data[0].size),
+                              **_rng_kwargs(stats.bootstrap, seed))
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if np.isfinite(low) and np.isfinite(high):
         return low, high, f"bootstrap-{method}"
@@ -182,7 +189,7 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], statistic: Callable
                                     level=level, method=method, seed=seed)
     if p_method == "permutation":
         res = stats.permutation_test((x, y), diff, permutation_type="samples", vectorized=vectorized,
-                                     n_resamples=n_resamples, alternative="two-sided",
+                                     n_resamples=n_resamples, alternative="two-sided", batch=batch_size(x.size),
                                      **_rng_kwargs(stats.permutation_test, seed))
         p = float(res.pvalue)
         p_name = "sign-flip permutation" + (" (exact)" if 2 ** x.size <= n_resamples else "")
@@ -197,9 +204,13 @@ def bootstrap_p_value(x: np.ndarray, y: np.ndarray, diff: Callable, *, vectorize
                       seed: int) -> float:
     """Two-sided p of "diff = 0": share of |θ* − θ̂| ≥ |θ̂| over paired resamples, (k + 1) / (B + 1)."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     observed = diff(x, y)
-    boot = diff(x[idx], y[idx], axis=-1) if vectorized else np.array([diff(x[i], y[i]) for i in idx])
+    parts, done, step = [], 0, batch_size(x.size)
+    while done < n_resamples:
+        idx = rng.integers(0, x.size, size=(min(step, n_resamples - done), x.size))
+        parts.append(diff(x[idx], y[idx], axis=-1) if vectorized else np.array([diff(x[i], y[i]) for i in idx]))
+        done += idx.shape[0]
+    boot = np.concatenate(parts)
     extreme = np.sum(np.abs(boot - observed) >= abs(observed) - 1e-12 * max(1.0, abs(observed)))
     return float((extreme + 1) / (n_resamples + 1))
 
