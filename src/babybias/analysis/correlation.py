@@ -4,7 +4,6 @@ and a scatter plot with the least-squares fit."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
