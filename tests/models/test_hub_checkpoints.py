@@ -209,14 +209,19 @@ GPT_BERT_HUB_LINE = "        query_pos, key_pos = self.in_proj_qk(self.dropout(r
 TRAINING_LINE = "        query_pos, key_pos = pos.chunk(2, dim=-1)\n"
 
 
+def module(*lines: str) -> str:
+    """A parsable modeling file holding ``lines`` in an attention forward pass."""
+    return "import torch\n\n\nclass Attention:\n    def forward(self, pos, relative_embedding):\n" + "".join(lines)
+
+
 def test_split_is_read_from_a_modeling_files_source():
     from babybias.models.convert import split_from_modeling_source
 
-    assert split_from_modeling_source("import torch\n" + HUB_LTG_LINE) == "heads_then_split"
+    assert split_from_modeling_source(module(HUB_LTG_LINE)) == "heads_then_split"
     for line in (NORBERT_LINE, GPT_BERT_HUB_LINE, TRAINING_LINE):
-        assert split_from_modeling_source("import torch\n" + line) == "split_then_heads", line
+        assert split_from_modeling_source(module(line)) == "split_then_heads", line
     assert split_from_modeling_source("import torch\n") is None
-    assert split_from_modeling_source(HUB_LTG_LINE + TRAINING_LINE) is None  # disagreeing files are not guessed
+    assert split_from_modeling_source(module(HUB_LTG_LINE, TRAINING_LINE)) is None  # disagreeing files are not guessed
     assert split_from_modeling_source("query_pos, key_pos = something_else(pos)\n") is None
 
 
@@ -236,7 +241,7 @@ def hub_repo(tmp_path, ref, modeling_source: str | None) -> dict:
 @pytest.mark.parametrize("line,variant", [(HUB_LTG_LINE, "hub"), (NORBERT_LINE, "training")], ids=["per-head-file", "split-first-file"])
 def test_from_hub_runs_a_hub_ltg_bert_with_its_modeling_files_maths(tmp_path, monkeypatch, line, variant):
     ref = reference_weights(random_ltg())
-    fake_hub(monkeypatch, hub_repo(tmp_path, ref, "import torch\n" + line))
+    fake_hub(monkeypatch, hub_repo(tmp_path, ref, module(line)))
     ids, mask = padded_batch()
     model = from_hub("ltg/ltg-bert-babylm", "ltg-bert")
     with torch.no_grad():
@@ -315,3 +320,27 @@ def test_from_hub_real_offline_call_with_an_empty_cache(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 1, out.stdout + out.stderr
     assert lines[0].startswith("ConnectionError: could not reach the Hugging Face hub for babylm/ltgbert-10m-2024"), lines
+
+
+def test_from_hub_offline_uses_whichever_weights_file_is_cached(tmp_path, monkeypatch):
+    """Offline, a repo cached with config.json and pytorch_model.bin only (no safetensors, no
+    modeling file) still loads: the missing files are tried in turn, not reported as unreachable."""
+    ref = reference_weights(random_ltg())
+    (tmp_path / "config.json").write_text(json.dumps({**SMALL, "auto_map": AUTO_MAP}))
+    torch.save(ref, tmp_path / "pytorch_model.bin")
+    fake_hub(monkeypatch, {n: tmp_path / n for n in ("config.json", "pytorch_model.bin")}, offline=True)
+    ids, mask = padded_batch()
+    with pytest.warns(UserWarning, match="position_qk_split='heads_then_split'"):  # modeling file not cached: the rule
+        model = from_hub("ltg/ltg-bert-babylm", "ltg-bert")
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, attention_mask=mask).logits,
+                                   published_ltg_bert_logits(ref, SMALL, ids, mask, "hub"), atol=1e-5, rtol=1e-5)
+
+
+def test_split_is_read_from_a_formatted_multiline_assignment():
+    from babybias.models.convert import split_from_modeling_source
+
+    black = ("class A:\n    def f(self, pos):\n        query_pos, key_pos = pos.view(\n            -1, self.num_heads, 2 * self.head_size\n"
+             "        ).chunk(\n            2, dim=2\n        )\n")
+    assert split_from_modeling_source(black) == "heads_then_split"
+    assert split_from_modeling_source("def broken(:\n" + HUB_LTG_LINE) is None  # unparsable: no guess

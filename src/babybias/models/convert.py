@@ -25,10 +25,11 @@ modeling file cuts like the training code) means ``"split_then_heads"``.
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 
@@ -106,18 +107,25 @@ def published_position_qk_split(reference: Mapping, model_type: str, position_qk
 
 def split_from_modeling_source(source: str) -> str | None:
     """The ``position_qk_split`` a published modeling file's source uses, read from its
-    ``query_pos, key_pos = ...`` lines; None if there are none, one is unrecognised, or they disagree.
+    ``query_pos, key_pos = ...`` assignments; None if there are none, one is unrecognised, they
+    disagree, or the source does not parse.
 
     ``….view(-1, self.num_heads, 2*self.head_size).chunk(2, …)`` (hub ``modeling_ltgbert.py``)
     is ``"heads_then_split"``; ``….view(-1, 2, self.num_heads, self.head_size).chunk(2, dim=1)``
     and a plain ``….chunk(2, dim=-1)`` (training code, GPT-BERT hub file) are ``"split_then_heads"``.
+    The source is parsed (``ast``), so line breaks and formatting inside the expression do not matter.
     """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
     found = set()
-    for line in source.splitlines():
-        code = re.sub(r"\s+", "", line.split("#", 1)[0])
-        if not code.startswith("query_pos,key_pos="):
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple)):
             continue
-        rhs = code[len("query_pos,key_pos="):]
+        if [getattr(e, "id", None) for e in node.targets[0].elts] != ["query_pos", "key_pos"]:
+            continue
+        rhs = re.sub(r"\s+", "", ast.unparse(node.value))
         if re.search(r"\.view\(-1,self\.num_heads,2\*self\.head_size\)\.chunk\(2,dim=(?:2|-1)\)$", rhs):
             found.add("heads_then_split")
         elif re.search(r"\.view\(-1,2,self\.num_heads,self\.head_size\)\.chunk\(2,dim=1\)$", rhs) or (
@@ -198,23 +206,32 @@ def _read_weights(path: Path) -> Mapping[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+class _HubUnreachable(Exception):
+    """A hub file that is neither cached nor downloadable now (no network, or offline mode)."""
+
+
 def _hub_file(repo_id: str, filename: str, revision: str | None) -> str | None:
-    """Local path of ``filename`` in ``repo_id`` (downloaded or cached); None if the repo has no such
-    file; a one-line ``ConnectionError`` naming the repo if the hub cannot be reached."""
+    """Local path of ``filename`` in ``repo_id`` (downloaded or cached); None if the hub says the
+    repo has no such file; :class:`_HubUnreachable` if it is not cached and the hub cannot be reached."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
     try:
         return hf_hub_download(repo_id, filename, revision=revision)
     except (LocalEntryNotFoundError, OfflineModeIsEnabled):  # LocalEntryNotFoundError subclasses EntryNotFoundError
-        raise ConnectionError(f"could not reach the Hugging Face hub for {repo_id} ({filename} is not in the local cache; "
-                              "no network, or HF_HUB_OFFLINE is set)") from None
+        raise _HubUnreachable(filename) from None
     except EntryNotFoundError:
         return None
 
 
+def _unreachable(repo_id: str, filenames: Sequence[str]) -> ConnectionError:
+    return ConnectionError(f"could not reach the Hugging Face hub for {repo_id} ({' / '.join(filenames)} not in the "
+                           "local cache; no network, or HF_HUB_OFFLINE is set)")
+
+
 def _split_from_hub_modeling_files(repo_id: str, auto_map: Mapping, revision: str | None) -> str | None:
-    """The cut recognised in the modeling file(s) ``auto_map`` names (read as text, never run); None if unrecognised."""
+    """The cut recognised in the modeling file(s) ``auto_map`` names (read as text, never run); None if
+    unrecognised or not to be had (not cached and the hub unreachable)."""
     modules = set()
     for target in auto_map.values():
         for name in target if isinstance(target, (list, tuple)) else [target]:
@@ -222,7 +239,10 @@ def _split_from_hub_modeling_files(repo_id: str, auto_map: Mapping, revision: st
                 modules.add(name.rsplit(".", 1)[0])
     found = set()
     for module in sorted(modules):
-        path = _hub_file(repo_id, f"{module}.py", revision)
+        try:
+            path = _hub_file(repo_id, f"{module}.py", revision)
+        except _HubUnreachable:
+            return None
         if path is not None:
             found.add(split_from_modeling_source(Path(path).read_text(encoding="utf-8", errors="replace")))
     return found.pop() if len(found) == 1 else None
@@ -241,7 +261,10 @@ def from_hub(repo_id: str, model_type: str, task: str = "mlm", revision: str | N
     import json
     import warnings
 
-    config_path = _hub_file(repo_id, "config.json", revision)
+    try:
+        config_path = _hub_file(repo_id, "config.json", revision)
+    except _HubUnreachable:
+        raise _unreachable(repo_id, ["config.json"]) from None
     if config_path is None:
         raise FileNotFoundError(f"{repo_id} has no config.json")
     reference = json.loads(Path(config_path).read_text())
@@ -253,8 +276,15 @@ def from_hub(repo_id: str, model_type: str, task: str = "mlm", revision: str | N
             warnings.warn(f"{repo_id}: no recognisable position projection in the modeling file named by auto_map; "
                           f"using position_qk_split={rule!r} (pass position_qk_split= to choose)", stacklevel=2)
     config = config_from_reference(reference, model_type, split)
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        weights = _hub_file(repo_id, filename, revision)
+    unreachable = []
+    for filename in ("model.safetensors", "pytorch_model.bin"):  # a cached one serves offline, whichever it is
+        try:
+            weights = _hub_file(repo_id, filename, revision)
+        except _HubUnreachable:
+            unreachable.append(filename)
+            continue
         if weights is not None:
             return from_reference(weights, config, task)
+    if unreachable:
+        raise _unreachable(repo_id, unreachable)
     raise FileNotFoundError(f"{repo_id} has neither model.safetensors nor pytorch_model.bin")
