@@ -352,7 +352,8 @@ def kurita_summary(frame: pd.DataFrame, n_resamples: int = 9999, seed: int = 0) 
     scores = {"mean": float(frame["bias"].mean()), "male_occupations": float(x.mean()) if len(x) else float("nan"),
               "female_occupations": float(y.mean()) if len(y) else float("nan")}
     scores["difference"] = scores["male_occupations"] - scores["female_occupations"]
-    if len(x) and len(y):
+    scores["p_value"] = float("nan")  # scipy's test needs two or more attributes in each list
+    if len(x) >= 2 and len(y) >= 2:
         res = permutation_test((x, y), lambda a, b, axis: a.mean(axis=axis) - b.mean(axis=axis),
                                permutation_type="independent", vectorized=True, n_resamples=n_resamples,
                                alternative="two-sided", random_state=seed)
