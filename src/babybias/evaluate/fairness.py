@@ -63,7 +63,7 @@ def _stereotype_of(occupation: str, lists: dict[str, list[str]]) -> str:
 
 
 def _strip_article(phrase: str) -> str:
-    return re.sub(r"^(?:the\s+)+", "", phrase.strip(), flags=re.I)
+    return re.sub(r"^(?:(?:the|an|a)\s+)+", "", phrase.strip(), flags=re.I)
 
 
 def _first_token(scorer: LMScorer, before: str, word: str) -> tuple[int, int, int, bool]:
@@ -179,10 +179,11 @@ def gender_prediction_summary(frame: pd.DataFrame) -> dict[str, float]:
 
 @dataclass
 class GenderPrediction(Benchmark):
-    """Gender prediction of occupations on WinoBias type-2 (Patel et al. 2025); scores in the module doc.
+    """Gender prediction of occupations on WinoBias type-2 (Patel et al. 2025): accuracy, Average Rank, JSD by Parts.
 
-    ``not_specified``: how the two-token answer "not specified" is read — ``"first"`` (its first
-    token, the default, so all three answers are single tokens at one slot).
+    ``prompt`` must hold ``{sentence}``, ``{occupation}`` and ``{answer}`` (the slot); each answer
+    is read as its first token ("not" for "not specified"). ``limit``: first N sentences of each
+    type-2 file. Scores: see :func:`gender_prediction_summary` and docs/analysis_fairness.md.
     """
 
     name: str = "winobias_gender_prediction"
@@ -191,6 +192,8 @@ class GenderPrediction(Benchmark):
     source: PathLike | None = None
 
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
+        if "{answer}" not in self.prompt:
+            raise ValueError(f"prompt must contain '{{answer}}' (the answer slot), got {self.prompt!r}")
         items = gender_prediction_items(self.split, self.source, limit)
         before, _, after = self.prompt.partition("{answer}")
         queries = [(before.format(sentence=it["sentence"], occupation=it["occupation"]), after, GENDER_ANSWERS)
@@ -292,8 +295,10 @@ def _article(word: str) -> str:
 
 @dataclass
 class KuritaBias(Benchmark):
-    """Kurita et al. 2019 log-probability bias score: template "[T] is a(n) [A]", targets he/she,
-    attributes the WinoBias occupations; bias(A) = s(he) − s(she), s(t) = log p_tgt(t) − log p_prior(t).
+    """Kurita et al. 2019 log-probability bias score of he vs she over WinoBias occupations, with a permutation test.
+
+    Template "[T] is a(n) [A]", attributes the WinoBias occupations; bias(A) = s(he) − s(she),
+    s(t) = log p_tgt(t) − log p_prior(t).
 
     Masked LMs: p_tgt = P([MASK]=t | "[MASK] is a A"), p_prior = P([MASK]=t | "[MASK] is a [MASK]…")
     (one mask per token of A). Causal LMs: bias(A) = log P(A | "he is a") − log P(A | "she is a"),
