@@ -169,3 +169,14 @@ def test_runs_on_tiny_models(fixture, request):
     for key in ("winobias_gender_prediction/average_rank", "winobias_gender_prediction/jsd", "gender_log_odds/winobias/mean_log_odds",
                 "gender_log_odds/templates/male_share", "kurita/mean", "kurita/p_value"):
         assert np.isfinite(res.scores[key]), key
+
+
+def test_training_callback_logs_them(gpt2, bpe_tok, tmp_path):
+    import json
+
+    from babybias.train.callbacks import EvaluationCallback
+
+    cb = EvaluationCallback(bpe_tok, list(NAMES), tmp_path / "eval.jsonl", every=1, limit=2)
+    cb.on_step_end(1, gpt2)
+    line = json.loads((tmp_path / "eval.jsonl").read_text().splitlines()[0])
+    assert line["step"] == 1 and "winobias_gender_prediction/jsd/correct" in line["scores"] and "kurita/p_value" in line["scores"]
