@@ -9,6 +9,7 @@ See docs/evaluate.md for every benchmark, its metric variants and where each com
 
 from .api import evaluate
 from .crows_pairs import CrowsPairs
+from .fairness import GenderLogOdds, GenderPrediction, KuritaBias, jsd_by_parts, winobias_occupations
 from .loaders import DataFormatError, load_blimp, load_crows_pairs, load_ewok, load_minimal_pairs, load_stereoset, load_winobias
 from .minimal_pairs import BLiMP, BlimpSupplement, EWoK, MinimalPairs
 from .registry import Benchmark, Registry, get_benchmark, list_benchmarks, register
@@ -21,6 +22,7 @@ __all__ = [
     "evaluate", "Benchmark", "Registry", "register", "get_benchmark", "list_benchmarks",
     "BenchmarkResult", "EvaluationResult", "DataFormatError",
     "CrowsPairs", "StereoSet", "stereoset_metrics", "BLiMP", "BlimpSupplement", "EWoK", "MinimalPairs", "WinoBias",
+    "GenderPrediction", "GenderLogOdds", "KuritaBias", "jsd_by_parts", "winobias_occupations",
     "LMScorer", "MaskedLMScorer", "CausalLMScorer", "Encoded", "make_scorer", "model_kind",
     "load_blimp", "load_crows_pairs", "load_ewok", "load_minimal_pairs", "load_stereoset", "load_winobias",
 ]

@@ -238,6 +238,23 @@ class LMScorer(ABC):
         """One number per text: the sum or mean of its token log-probabilities."""
         return reduce_log_probs(self.sentence_log_probs(texts, pll=pll, desc=desc, bos=bos), reduction)
 
+    def slot_candidates(
+        self,
+        sequences: Sequence[Sequence[int]],
+        slots: Sequence[int],
+        candidates: np.ndarray | Sequence[Sequence[int]],
+        *,
+        desc: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probabilities and full-vocabulary ranks of candidate tokens at one slot per sequence.
+
+        Masked LMs read the prediction at ``slots[i]`` (which should hold the mask token); causal
+        LMs the next-token prediction after ``sequences[i][:slots[i]]``. ``candidates``: ``(n, k)``
+        token ids, or ``k`` ids for all. Returns ``(log_probs, ranks)``, each ``(n, k)``; rank 1 = the
+        most probable token (ties counted in the candidate's favour).
+        """
+        return _slot_candidates(self, sequences, slots, candidates, desc=desc)
+
     def _forward(self, input_ids: np.ndarray, attention: np.ndarray) -> torch.Tensor:
         ids = torch.from_numpy(input_ids).to(self.device)
         mask = torch.from_numpy(attention).to(self.device)
@@ -639,3 +656,75 @@ def check_tokenizer_fits(model, tokenizer) -> None:
     if size < 0.9 * rows and not padded:
         warnings.warn(f"tokenizer has {size} ids but the model's embedding has {rows} rows ({size / rows:.0%}): "
                       "if it is not the tokenizer the model was trained with, the scores are meaningless", stacklevel=3)
+
+
+# ------------------------------------------------------------------ full-vocabulary reads at one slot
+
+
+def _slot_logits_masked(scorer: "MaskedLMScorer", ids: np.ndarray, attention: np.ndarray, slots: np.ndarray) -> torch.Tensor:
+    t_ids = torch.from_numpy(ids).to(scorer.device)
+    t_att = torch.from_numpy(attention).to(scorer.device)
+    rows = torch.arange(len(ids), device=scorer.device)
+    t_pos = torch.from_numpy(slots).to(scorer.device)
+    if scorer._head is not None:
+        body, head = scorer._head
+        return head(body(input_ids=t_ids, attention_mask=t_att)[0][rows, t_pos]).float()
+    return _logits(scorer.model(input_ids=t_ids, attention_mask=t_att))[rows, t_pos].float()
+
+
+def _slot_candidates(
+    scorer: LMScorer,
+    sequences: Sequence[Sequence[int]],
+    slots: Sequence[int],
+    candidates: np.ndarray | Sequence[Sequence[int]],
+    *,
+    desc: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log-probability and full-vocabulary rank of candidate tokens at one slot of each id sequence.
+
+    Masked LMs: the prediction at position ``slots[i]`` of ``sequences[i]`` as given (put the mask
+    token there yourself). Causal LMs: the next-token prediction after ``sequences[i][:slots[i]]``
+    (so ``slots[i]`` may equal the sequence length). ``candidates`` is an ``(n, k)`` array of token
+    ids (or one row of ``k`` ids for every sequence). Returns ``(log_probs, ranks)``, both ``(n, k)``;
+    the rank is 1 + the number of vocabulary entries with a strictly higher probability (1 = top).
+    Batched by length under ``torch.inference_mode``.
+    """
+    n = len(sequences)
+    cand = np.asarray(candidates, dtype=np.int64)
+    if cand.ndim == 1:
+        cand = np.broadcast_to(cand, (n, len(cand)))
+    if cand.shape[0] != n or len(slots) != n:
+        raise ValueError(f"got {len(slots)} slots and {cand.shape[0]} candidate rows for {n} sequences")
+    slots_arr = np.asarray(slots, dtype=np.int64)
+    causal = scorer.kind == "clm"
+    seqs = [tuple(s[: p] if causal else s) for s, p in zip(sequences, slots_arr)]
+    for i, (s, p) in enumerate(zip(seqs, slots_arr)):
+        if causal and not 1 <= p <= len(sequences[i]):
+            raise IndexError(f"slot {p} of sequence {i} cannot be read by a causal LM ({len(sequences[i])} tokens)")
+        if not causal and not 0 <= p < len(s):
+            raise IndexError(f"slot {p} is outside sequence {i} ({len(s)} tokens)")
+    log_probs = np.empty(cand.shape, dtype=np.float64)
+    ranks = np.empty(cand.shape, dtype=np.int64)
+    if n == 0:
+        return log_probs, ranks
+    matrix, lengths = scorer.pad_matrix(seqs)
+    read = slots_arr - 1 if causal else slots_arr
+    order = np.argsort(lengths, kind="stable")
+    with _eval_mode(scorer.model), torch.inference_mode():
+        for idx in tqdm(_batches(order, lengths, scorer.batch_size, scorer.max_tokens), desc=desc or "slot distributions",
+                        disable=not scorer.progress, leave=False):
+            width = int(lengths[idx].max())
+            ids = matrix[idx, :width]
+            attention = (np.arange(width)[None, :] < lengths[idx][:, None]).astype(np.int64)
+            if causal:
+                logits = scorer._forward(ids, attention).float()
+                logits = logits[torch.arange(len(idx), device=logits.device), torch.from_numpy(read[idx]).to(logits.device)]
+            else:
+                logits = _slot_logits_masked(scorer, ids, attention, read[idx])  # type: ignore[arg-type]
+            lsm = logits.log_softmax(-1)
+            c = torch.from_numpy(np.ascontiguousarray(cand[idx])).to(lsm.device)
+            picked = lsm.gather(1, c)
+            rank = 1 + (lsm.unsqueeze(1) > picked.unsqueeze(2)).sum(-1)
+            log_probs[idx] = picked.double().cpu().numpy()
+            ranks[idx] = rank.cpu().numpy()
+    return log_probs, ranks
