@@ -113,6 +113,12 @@ def test_sweep_matches_a_direct_evaluation(runs, tmp_path):
     direct = evaluate(model, AutoTokenizer.from_pretrained(runs[0] / "tokenizer"), BENCH, limit=2, progress=False).scores
     got = dict(zip("crows_pairs/" + frame["metric"], frame["value"]))
     assert got == pytest.approx(direct, nan_ok=True)
+    # plain model folders: the step from the folder name, no seed; a tokenizer per run name
+    tok = AutoTokenizer.from_pretrained(runs[0] / "tokenizer")
+    plain = sweep({"b": [runs[0] / "checkpoints" / "step_00000002", runs[0] / "final"]}, BENCH, tmp_path / "p.jsonl",
+                  limit=2, tokenizer={"b": tok})
+    assert sorted(set(zip(plain["step"], plain["checkpoint"]))) == [(1.0, "final"), (2.0, "step_00000002")]
+    assert plain["seed"].isna().all() and plain["tokens_seen"].isna().all()
 
 
 def test_plot_trajectories_by_seed(tmp_path):

@@ -38,7 +38,7 @@ optionally :func:`register_composite`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Sequence
 
 OnMissing = Literal["nan", "raise", "available"]

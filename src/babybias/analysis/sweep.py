@@ -236,13 +236,18 @@ def sweep(
     names = [b.name for b in resolved]
     plan = {run: _expand(run, source) for run, source in runs.items()}
     done = _done(out_path)
+    tokenizers: dict = {}  # each run's tokenizer/ is loaded once
     for run, checkpoints in plan.items():
         for checkpoint, run_dir in checkpoints:
             todo = [b for b in resolved if (run, checkpoint.seed, checkpoint.key, b.name, limit) not in done]
             if not todo:
                 continue
             tok = tokenizer.get(run) if isinstance(tokenizer, Mapping) else tokenizer
-            tok = tok if tok is not None else _load_tokenizer(checkpoint, run_dir)
+            if tok is None:
+                where = (checkpoint.tokenizer, run_dir, None if run_dir else (checkpoint.path, checkpoint.revision))
+                if where not in tokenizers:
+                    tokenizers[where] = _load_tokenizer(checkpoint, run_dir)
+                tok = tokenizers[where]
             model = load_checkpoint_model(checkpoint, kind)
             result = evaluate(model, tok, todo, kind=kind, limit=limit, progress=progress, **evaluate_kwargs)
             head = {"run": run, "seed": checkpoint.seed, "step": checkpoint.step, "tokens_seen": checkpoint.tokens_seen,
@@ -262,8 +267,8 @@ def sweep(
 def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path: str | os.PathLike, *,
                               x: str = "step", band: str = "minmax", reference: float | None = 50.0):
     """One panel per metric (``"<benchmark>/<metric>"``), one line per run: the mean over seeds at each ``x``
-    (``step`` or ``tokens_seen``; where ``final`` and a checkpoint share one, ``final`` is plotted) with a band across seeds: ``band="minmax"`` (min to max) or ``"t95"``
-    (mean ± t₀.₉₇₅,ₙ₋₁ · sd/√n, a 95 % t-interval; no band where n < 2). Returns the figure; writes ``path``."""
+    (``step`` or ``tokens_seen``; where ``final`` and a checkpoint share one, ``final`` is plotted) with a band
+    across seeds: ``band="minmax"`` (min to max) or ``"t95"`` (mean ± t₀.₉₇₅,ₙ₋₁ · sd/√n, a 95 % t-interval; no band where n < 2). Returns the figure; writes ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
