@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import babybias.analysis.sweep as sweep_module
-from babybias.analysis.sweep import (COLUMNS, Checkpoint, find_checkpoints, plot_trajectories_by_seed, read_results, sweep,
-                                     tokens_seen)
+from babybias.analysis.sweep import (COLUMNS, Checkpoint, find_checkpoints, plot_trajectories_by_seed, read_results, seed_bands,
+                                     sweep, tokens_seen)
 from babybias.models import train_tokenizer
 from babybias.testing import shipped_sentences
 from babybias.train import get_recipe, train
@@ -131,6 +131,20 @@ def test_plot_trajectories_by_seed(tmp_path):
         assert path.stat().st_size > 1000
     with pytest.raises(KeyError, match="no metric"):
         plot_trajectories_by_seed(frame, ["blimp/overall"], tmp_path / "x.png")
+
+
+def test_seed_bands_by_hand():
+    # seeds 0, 1, 2 at step 10 score 40, 50, 60 (mean 50, sd 10); final at step 10 replaces seed 2's checkpoint (60 -> 63)
+    rows = [("r", s, 10, 0, "step_10", "crows_pairs", "overall", v) for s, v in ((0, 40.0), (1, 50.0), (2, 60.0))]
+    rows.append(("r", 2, 10, 0, "final", "crows_pairs", "overall", 63.0))
+    rows.append(("r", 0, 20, 0, "step_20", "crows_pairs", "overall", 55.0))
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    mm = seed_bands(frame, "crows_pairs/overall", band="minmax").set_index("step")
+    assert (mm.loc[10, "mean"], mm.loc[10, "low"], mm.loc[10, "high"], mm.loc[10, "n"]) == (51.0, 40.0, 63.0, 3)
+    t = seed_bands(frame.replace({63.0: 60.0}), "crows_pairs/overall", band="t95").set_index("step")
+    half = 4.302652729911275 * 10 / 3 ** 0.5  # t(0.975, 2) · sd / sqrt(n)
+    assert t.loc[10, "low"] == pytest.approx(50 - half) and t.loc[10, "high"] == pytest.approx(50 + half)
+    assert pd.isna(t.loc[20, "low"]) and t.loc[20, "n"] == 1
 
 
 def test_read_results_of_missing_file(tmp_path):

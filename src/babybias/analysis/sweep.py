@@ -264,42 +264,49 @@ def sweep(
     return frame[keep][COLUMNS].reset_index(drop=True)
 
 
-def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path: str | os.PathLike, *,
-                              x: str = "step", band: str = "minmax", reference: float | None = 50.0):
-    """One panel per metric (``"<benchmark>/<metric>"``), one line per run: the mean over seeds at each ``x``
-    (``step`` or ``tokens_seen``; where ``final`` and a checkpoint share one, ``final`` is plotted) with a band
-    across seeds: ``band="minmax"`` (min to max) or ``"t95"`` (mean ± t₀.₉₇₅,ₙ₋₁ · sd/√n, a 95 % t-interval; no band where n < 2). Returns the figure; writes ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def seed_bands(frame: pd.DataFrame, metric: str, *, x: str = "step", band: str = "minmax") -> pd.DataFrame:
+    """Per run and ``x``: ``mean`` over seeds, ``low``/``high`` of the band and ``n`` seeds, of one metric
+    (``"<benchmark>/<metric>"``). ``band="minmax"``: min and max over seeds; ``"t95"``: mean ± t(0.975, n−1)·sd/√n
+    (sample sd), NaN where n < 2. Where ``final`` and a checkpoint share an ``x``, ``final`` is used."""
     from scipy import stats
 
     if band not in ("minmax", "t95"):
         raise ValueError(f"band must be 'minmax' or 't95', got {band!r}")
     if x not in ("step", "tokens_seen"):
         raise ValueError(f"x must be 'step' or 'tokens_seen', got {x!r}")
-    keys = frame["benchmark"] + "/" + frame["metric"]
+    part = frame[frame["benchmark"] + "/" + frame["metric"] == metric]
+    if part.empty:
+        raise KeyError(f"the frame has no metric {metric!r}")
+    part = part.assign(_final=part["checkpoint"] == "final").sort_values("_final", kind="stable")
+    part = part.drop_duplicates(["run", "seed", x], keep="last")
+    g = part.groupby(["run", x])["value"]
+    out = pd.DataFrame({"mean": g.mean(), "n": g.count()})
+    if band == "minmax":
+        out["low"], out["high"] = g.min(), g.max()
+    else:
+        half = g.std(ddof=1) / out["n"].pow(0.5) * stats.t.ppf(0.975, (out["n"] - 1).clip(lower=1))
+        half[out["n"] < 2] = float("nan")
+        out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    return out.reset_index()[["run", x, "mean", "low", "high", "n"]]
+
+
+def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path: str | os.PathLike, *,
+                              x: str = "step", band: str = "minmax", reference: float | None = 50.0):
+    """One panel per metric (``"<benchmark>/<metric>"``), one line per run: the mean over seeds at each ``x``
+    (``step`` or ``tokens_seen``) with the band of :func:`seed_bands` (``"minmax"``: min to max over seeds;
+    ``"t95"``: a 95 % t-interval of the mean). Returns the figure; writes ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     metrics = list(metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        part = frame[keys == metric]
-        if part.empty:
-            raise KeyError(f"the frame has no metric {metric!r}")
-        for run, grp in part.groupby("run", sort=True):
-            # the final model and the last checkpoint share a step: the final one (EMA weights where kept) is plotted
-            grp = grp.assign(_final=grp["checkpoint"] == "final").sort_values("_final", kind="stable")
-            per_seed = grp.drop_duplicates(["seed", x], keep="last")
-            g = per_seed.groupby(x)["value"]
-            mean, n = g.mean(), g.count()
-            if band == "minmax":
-                low, high = g.min(), g.max()
-            else:
-                half = g.std(ddof=1) / n.pow(0.5) * stats.t.ppf(0.975, (n - 1).clip(lower=1))
-                half[n < 2] = float("nan")
-                low, high = mean - half, mean + half
-            line, = ax.plot(mean.index, mean.values, marker="o", ms=3, label=f"{run} (n={int(n.max())})")
-            ax.fill_between(mean.index, low.values, high.values, color=line.get_color(), alpha=0.2, lw=0)
+        bands = seed_bands(frame, metric, x=x, band=band)
+        for run, grp in bands.groupby("run", sort=True):
+            line, = ax.plot(grp[x], grp["mean"], marker="o", ms=3, label=f"{run} (n={int(grp['n'].max())})")
+            ax.fill_between(grp[x], grp["low"], grp["high"], color=line.get_color(), alpha=0.2, lw=0)
         if reference is not None:
             ax.axhline(reference, color="grey", lw=0.8, ls="--")
         ax.set_title(metric, fontsize=9)
