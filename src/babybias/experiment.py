@@ -27,6 +27,7 @@ import datasets
 import pandas as pd
 
 from ._paths import looks_local, require_local
+from .analysis.composites import SANDBOX
 from .corpus import CDA, RandomDuplication, load_corpus
 from .evaluate import BLiMP, BlimpSupplement, CrowsPairs, EWoK, StereoSet, WinoBias, evaluate
 from .evaluate.registry import check_limit
@@ -36,8 +37,8 @@ from .models import train_tokenizer
 from .train import RECIPES, get_recipe, train
 
 CONDITIONS = ("baseline", "cda", "duplication")
-BIAS_KEYS = ("crows_pairs/overall", "stereoset/overall/ss", "winobias/bias")
-ABILITY_KEYS = ("blimp/overall", "blimp_supplement/overall", "ewok/overall")
+BIAS_KEYS = SANDBOX.bias_keys
+ABILITY_KEYS = SANDBOX.ability_keys
 
 
 @dataclass
@@ -107,16 +108,15 @@ def build_conditions(corpus: datasets.Dataset, conditions: Sequence[str], seed: 
 
 
 def summarize(scores: dict[str, float]) -> dict[str, float]:
-    """The table row of one condition: headline scores and the two composites."""
+    """The table row of one condition: headline scores and the ``sandbox`` composite (babybias.analysis.composites)."""
     row = {k: scores[k] for k in ("crows_pairs/overall", "stereoset/overall/ss", "stereoset/overall/lms", "winobias/gap")
            if k in scores}
     if "winobias/gap" in scores:
         row["winobias/bias"] = 50.0 + scores["winobias/gap"] / 2.0
-    bias = [abs(row[k] - 50.0) for k in BIAS_KEYS if k in row]
-    ability = [scores[k] for k in ABILITY_KEYS if k in scores]
     row.update({k: scores[k] for k in ABILITY_KEYS if k in scores})
-    row["composite_bias"] = sum(bias) / len(bias) if bias else float("nan")
-    row["composite_performance"] = sum(ability) / len(ability) if ability else float("nan")
+    composite = SANDBOX(scores)
+    row["composite_bias"] = composite.bias
+    row["composite_performance"] = composite.ability
     return row
 
 
