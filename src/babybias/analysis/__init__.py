@@ -18,7 +18,7 @@ from .composites import (COMPOSITES, SANDBOX, SEED_PAPER, SEED_PAPER_DOMAINS, Co
                          get_composite, register_composite, winobias_as_bias)
 from .correlation import Correlation, correlate, plot_correlation
 from .stats import Interval, PairedDifference, aggregate_seeds, bootstrap_ci, mean_interval, paired_bootstrap
-from .sweep import (COLUMNS, Checkpoint, find_checkpoints, load_checkpoint_model, plot_trajectories_by_seed, read_results,
+from .sweeps import (COLUMNS, Checkpoint, find_checkpoints, load_checkpoint_model, plot_trajectories_by_seed, read_results,
                     seed_bands, sweep, tokens_seen)
 
 __all__ = [

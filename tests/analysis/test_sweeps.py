@@ -8,8 +8,8 @@ import datasets
 import pandas as pd
 import pytest
 
-import babybias.analysis.sweep as sweep_module
-from babybias.analysis.sweep import (COLUMNS, Checkpoint, find_checkpoints, plot_trajectories_by_seed, read_results, seed_bands,
+import babybias.analysis.sweeps as sweep_module
+from babybias.analysis.sweeps import (COLUMNS, Checkpoint, find_checkpoints, plot_trajectories_by_seed, read_results, seed_bands,
                                      sweep, tokens_seen)
 from babybias.models import train_tokenizer
 from babybias.testing import shipped_sentences
