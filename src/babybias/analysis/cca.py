@@ -4,7 +4,7 @@ Rows are debiasing methods (the same methods, in any order, for both families); 
 metrics of each family, each the change versus that family's undebiased model (see ``responses``).
 With few methods the first canonical correlation is close to 1 even for unrelated data — it is
 exactly 1 whenever ``n_methods <= p + q`` — so ρ₁ alone says nothing: ``cca_alignment`` tests it
-against the distribution it has when the pairing of methods is shuffled. See docs/analysis_cca.md.
+against the distribution it has when the pairing of methods is shuffled. See docs/analysis.md.
 """
 
 from __future__ import annotations

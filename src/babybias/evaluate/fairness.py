@@ -1,6 +1,6 @@
 """Fairness-dynamics and gender-direction scores that move at small scale (issue 9, items 1-2).
 
-Three registered benchmarks, for masked and causal LMs alike (see docs/analysis_fairness.md):
+Three registered benchmarks, for masked and causal LMs alike (see docs/analysis.md):
 
 * ``winobias_gender_prediction`` — the gender-prediction task of Patel et al. 2025 ("Fairness
   Dynamics During Training", arXiv 2506.01709) on WinoBias type-2 sentences: accuracy, Average
@@ -183,7 +183,7 @@ class GenderPrediction(Benchmark):
 
     ``prompt`` must hold ``{sentence}``, ``{occupation}`` and ``{answer}`` (the slot); each answer
     is read as its first token ("not" for "not specified"). ``limit``: first N sentences of each
-    type-2 file. Scores: see :func:`gender_prediction_summary` and docs/analysis_fairness.md.
+    type-2 file. Scores: see :func:`gender_prediction_summary` and docs/analysis.md.
     """
 
     name: str = "winobias_gender_prediction"
