@@ -237,3 +237,13 @@ def test_seq2seq_perturber_prompts_in_panda_format():
     # "<word>, <target> <PERT_SEP> <text>" (the tiny vocabulary has no "<", ">" or "_": they decode as nothing)
     assert len(model.prompts) == 1 and model.prompts[0] == "woman, man pert sep the woman was tall."
     assert out["text"][0] == model.prompts[0] and out["text"][1] == "no terms here ." and rep.units_changed == 1
+
+
+def test_terms_only_after_the_first_map_batch():
+    """A first 1,000-row batch with no swapped word used to type ``_terms`` as list<null> and crash later batches."""
+    ds = corpus(*["Nothing here."] * 1500, "She met a man.")
+    out, rep = CDA().apply(ds)
+    assert len(out) == 1502 and out["text"][-2:] == ["She met a man.", "He met a woman."]
+    assert rep.terms == {"man": 1, "she": 1} and rep.units_added == 1 and rep.check()
+    out, rep = CDS(p=1.0).apply(ds)
+    assert out["text"][-1] == "He met a woman." and rep.terms == {"man": 1, "she": 1} and rep.check()

@@ -97,3 +97,17 @@ def test_race_perturbation_is_deterministic_across_num_proc():
     b, rb = PerturbationAugmentation(axis="race", seed=5).apply(ds, num_proc=2)
     assert a["text"] == b["text"] and ra.to_dict() == rb.to_dict()
     assert sum(ra.skipped.values()) == sum(1 for i in range(200) if i % 3 == 0) and ra.units_added == 200 - 67
+
+
+@pytest.mark.parametrize("axis,skipped", [("age", {}), ("race", {"race/black": 1})])
+def test_terms_and_skips_only_after_the_first_map_batch(axis, skipped):
+    """A first 1,000-row batch with no term or skip used to type ``_terms``/``_skipped`` as list<null>
+    and crash with "Couldn't cast array of type string to null" on a later batch."""
+    ds = corpus(*["Nothing here."] * 1500, "a black hole and an old man")
+    out, rep = PerturbationAugmentation(axis=axis, mode="replace", seed=0).apply(ds)
+    assert len(out) == 1501 and out["text"][:1500] == ["Nothing here."] * 1500 and rep.skipped == skipped
+    if axis == "age":
+        assert rep.units_changed == 1 and re.fullmatch(r"a black hole and (an adolescent|a young|a middle-aged|an adult) man",
+                                                       out["text"][-1])
+    else:
+        assert rep.units_changed == 0 and out["text"][-1] == "a black hole and an old man"

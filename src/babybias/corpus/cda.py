@@ -27,6 +27,14 @@ from .wordlists import Swapper, WordPairs
 
 
 STATS = ("_n_swaps", "_terms", "_words", "_changed", "_added", "_out_words", "_skipped")
+# Explicit types of the statistics columns: without them ``datasets.map`` infers each 1,000-row batch's
+# types on its own, and a first batch whose lists are all empty types ``_terms``/``_skipped`` as lists of
+# null, which a later batch holding strings cannot be cast to.
+STAT_FEATURES = {"_n_swaps": datasets.Value("int64"), "_terms": datasets.Sequence(datasets.Value("string")),
+                 "_words": datasets.Value("int64"), "_changed": datasets.Value("int64"), "_added": datasets.Value("int64"),
+                 "_out_words": datasets.Value("int64"), "_skipped": datasets.Sequence(datasets.Value("string"))}
+CDS_STATS = ("_n_swaps", "_terms", "_words", "_changed", "_out_words")
+CDA_STATS = CDS_STATS + ("_added",)
 
 
 def _sorted_counts(counter: Counter) -> dict[str, int]:
@@ -99,7 +107,7 @@ class CDA(Intervention):
                     out["_out_words"].append(count_words(t))
             return out
 
-        return _run(corpus, swap_batch, report, num_proc, "CDA", self.tokenizer)
+        return _run(corpus, swap_batch, report, num_proc, "CDA", self.tokenizer, stats=CDA_STATS)
 
 
 @dataclass
@@ -134,11 +142,14 @@ class CDS(Intervention):
                 out["_out_words"].append(count_words(out[TEXT][-1]))
             return out
 
-        return _run(corpus, sub_batch, report, num_proc, "CDS")
+        return _run(corpus, sub_batch, report, num_proc, "CDS", stats=CDS_STATS)
 
 
-def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None):
+def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None, stats=STATS):
     """Map ``fn`` (batched, with indices) over the corpus, aggregate its statistics, drop them.
+
+    ``fn`` returns the corpus's columns plus exactly the statistics columns ``stats`` (typed by
+    :data:`STAT_FEATURES`).
 
     For an ``IterableDataset`` the map is lazy: the report fills in as the stream is consumed
     (``report.notes["streaming"]`` is True; call ``report.check()`` after a full pass).
@@ -148,8 +159,10 @@ def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None)
     if isinstance(corpus, datasets.IterableDataset):
         return _run_streaming(corpus, fn, report, stat_columns)
     require_column(corpus)
+    features = corpus.features.copy()
+    features.update({c: STAT_FEATURES[c] for c in stats})
     mapped = corpus.map(fn, batched=True, with_indices=True, num_proc=num_proc, desc=desc,
-                        remove_columns=corpus.column_names)
+                        remove_columns=corpus.column_names, features=features)
     report.units_in = len(corpus)
     _aggregate(report, mapped, stat_columns)
     if tokenizer is not None:
