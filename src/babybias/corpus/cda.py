@@ -44,8 +44,9 @@ def _sorted_counts(counter: Counter) -> dict[str, int]:
 def _aggregate(report: Report, mapped, columns=STATS) -> None:
     """Fill ``report`` from the per-row statistics columns an intervention's map wrote (Arrow compute).
 
-    ``_out_words`` (words of each output row) gives ``words_out``, ``words_added`` (rows with
-    ``_added``) and ``words_rewrite_delta``; ``_skipped`` lists skipped term occurrences."""
+    ``_out_words`` (words of each output row) gives ``words_out`` and ``words_added`` (rows with
+    ``_added``); ``words_rewrite_delta`` sums ``_out_words - _words`` over the rows not added, each
+    counted independently so that :meth:`Report.check` can fail; ``_skipped`` lists skipped term occurrences."""
     import pyarrow.compute as pc
 
     table = mapped.with_format("arrow")[:]
@@ -63,7 +64,12 @@ def _aggregate(report: Report, mapped, columns=STATS) -> None:
         added = table["_added"] if "_added" in table.column_names else None
         report.words_out = total("_out_words")
         report.words_added = int(pc.sum(pc.multiply(table["_out_words"], added)).as_py() or 0) if added is not None else 0
-        report.words_rewrite_delta = report.words_out - report.words_in - report.words_added
+        # counted on its own (not as the leftover), so that ``Report.check()`` really compares: each row that
+        # is not added contributes its output words minus the input words of its unit
+        delta = pc.subtract(table["_out_words"], table["_words"])
+        if added is not None:
+            delta = pc.multiply(delta, pc.subtract(1, added))
+        report.words_rewrite_delta = int(pc.sum(delta).as_py() or 0)
 
 
 def _added_tokens(mapped, tokenizer) -> int:
@@ -197,7 +203,7 @@ def _run_streaming(corpus: datasets.IterableDataset, fn, report: Report, stat_co
             added = out.get("_added", [0] * len(out["_out_words"]))
             report.words_out = (report.words_out or 0) + sum(out["_out_words"])
             report.words_added += sum(w for w, a in zip(out["_out_words"], added) if a)
-            report.words_rewrite_delta = report.words_out - report.words_in - report.words_added
+            report.words_rewrite_delta += sum(o - w for o, w, a in zip(out["_out_words"], out["_words"], added) if not a)
         report.units_out += len(out[TEXT])
         return {k: v for k, v in out.items() if k not in stat_columns}
 
