@@ -21,9 +21,14 @@ Where a race/age descriptor describes a person (documented rule, no parser):
    plus common ones like people, folks, teenagers, community), with at most
    ``MAX_BETWEEN`` = 3 HolisticBias descriptor words between ("an old *Black* man",
    "young *gay Asian* women"). Replaced by the target descriptor; a preceding "a"/"an" is
-   fixed to the new word's first sound (:func:`indefinite_article`).
+   fixed to the new word's first sound (:func:`indefinite_article`). Not when the person noun
+   is followed by a possessive apostrophe ("The old player's club") or by a
+   :data:`COMPOUND_HEADS` noun ("her old family home"): the person noun is then a modifier.
+   Not "old" right after his/her/their/my/your/our/its ("my old students": former). A target
+   whose word is the head noun itself is not picked ("young adults" never becomes "adult adults").
 2. *plural noun*: the descriptor with an "s" standing as a noun ("Asians", "seniors",
-   "20-year-olds"), except after his/her/their/my/your/our/its/late/early/mid ("in their teens")
+   "20-year-olds"), except after his/her/their/my/your/our/its/late/early/mid ("in their teens"),
+   except a person noun after a descriptor (the head of "young adults"),
    and except "blacks"/"whites" (also chess sides, egg whites). Replaced by "<target> people".
 3. *collective*: "the" + young/elderly/middle-aged/retired/aged followed by . , ; : ! ? ), the
    end, or one of are/were/was/is/have/had/has/who/whom/whose/in/of/for/to/with/at/from/by/on
@@ -56,6 +61,20 @@ COLLECTIVE = frozenset({"young", "elderly", "middle-aged", "retired", "aged"})  
 _AFTER_COLLECTIVE = frozenset("are were was is have had has who whom whose in of for to with at from by on".split())
 _NO_PLURAL = frozenset({"black", "white"})
 _NOT_PLURAL_AFTER = frozenset("his her their my your our its late early mid".split())
+_POSSESSIVE = frozenset("his her their my your our its".split())  # "my old students": "old" read as former
+# Non-person nouns that often follow a person noun as the head of a compound ("her old family home",
+# "young people clubs"): the person noun is then a modifier, not what the descriptor describes.
+# Words that are also common verbs after a person noun are left out ("an old man lives", "old people care").
+COMPOUND_HEADS = frozenset("""
+home homes house houses household households room rooms item items club clubs team teams name names
+business businesses company companies farm farms estate estates property properties land car cars dog dogs
+pet pets tree trees life history histories tradition traditions photo photos picture pictures album albums
+portrait portraits recipe recipes meal meals dinner dinners holiday holidays vacation vacations income incomes
+size sizes law laws service services center centers centre centres college colleges school schools hall halls
+hostel hostels program programs programme programmes union unions council councils association associations
+league leagues organisation organisations organization organizations card cards loan loans debt debts
+housing clothes clothing food toys toy shower furniture doctor doctors friend friends seat seats teeth
+""".split())
 _NEXT = re.compile(r"\s+([^\W_][\w-]*)")
 _PREV = re.compile(r"([^\W_][\w-]*)\s+$")
 _ARTICLE_BEFORE = re.compile(r"(?<!\w)(an?)(\s+)$", re.IGNORECASE)
@@ -129,7 +148,11 @@ class WordListPerturber:
             return None  # "non-white", "old-fashioned", and the spaced "3 - year - old" of tokenised text
         prev = _before(_PREV, text, s)
         prev_word = prev.group(1).lower() if prev else ""
+        if form == "old" and prev_word in _POSSESSIVE:
+            return None  # "my old students", "her old boss": former, not aged
         if form in self._plurals:
+            if form in self._nouns and (prev_word in self._between or prev_word in self._terms):
+                return None  # "young adults": the head noun of the descriptor before it, not a descriptor itself
             return None if prev_word in _NOT_PLURAL_AFTER else "plural"
         pos = e
         for _ in range(MAX_BETWEEN + 1):
@@ -138,7 +161,7 @@ class WordListPerturber:
                 break
             word = nxt.group(1).lower()
             if word in self._nouns:
-                return "attributive"
+                return "attributive" if self._person_head(text, nxt.end()) else None
             if word not in self._between:
                 break
             pos = nxt.end()
@@ -148,6 +171,38 @@ class WordListPerturber:
             if (nxt and nxt.group(1).lower() in _AFTER_COLLECTIVE) or (not nxt and (not rest or rest[0] in ".,;:!?)")):
                 return "collective"
         return None
+
+    @staticmethod
+    def _person_head(text: str, end: int) -> bool:
+        """Whether the person noun ending at ``end`` heads its phrase: not when followed by a possessive
+        apostrophe ("the old player's club", "the European People's Party": which noun the descriptor
+        describes is unknown) or by a :data:`COMPOUND_HEADS` noun ("her old family home")."""
+        if text[end:end + 1] in ("'", "\u2019"):
+            return False
+        nxt = _NEXT.match(text, end)
+        return not (nxt and nxt.group(1).lower() in COMPOUND_HEADS)
+
+    def head_noun(self, text: str, span: tuple[int, int]) -> str | None:
+        """The lower-case person noun an attributive descriptor at ``span`` describes, else None."""
+        pos = span[1]
+        for _ in range(MAX_BETWEEN + 1):
+            nxt = _NEXT.match(text, pos)
+            if not nxt:
+                return None
+            word = nxt.group(1).lower()
+            if word in self._nouns:
+                return word
+            pos = nxt.end()
+        return None
+
+    def target_options(self, text: str, span: tuple[int, int], group: str, groups: list[str]) -> list[str]:
+        """The targets other than ``group``, without those whose word is the head noun itself
+        ("young adults" is never rewritten to "adult adults")."""
+        options = [g for g in groups if g != group]
+        head = self.head_noun(text, span) if self.axis != "gender" else None
+        if head:
+            options = [g for g in options if head not in {(w := self._canonical[g].lower()), w + "s", w + "es"}]
+        return options
 
     def _scan(self, text: str) -> list[tuple[int, int, str, str, str | None]]:
         """(start, end, bucket, singular term, kind or None) of every descriptor occurrence."""
@@ -251,7 +306,9 @@ class PerturbationAugmentation(Intervention):
                 if found:
                     rng = unit_random(seed, i, salt=17)
                     s, e, group = found[rng.randrange(len(found))]
-                    target = rng.choice([g for g in groups if g != group] or groups)
+                    options = (perturber.target_options(text, (s, e), group, groups) if hasattr(perturber, "target_options")
+                               else [g for g in groups if g != group])
+                    target = rng.choice(options or groups)
                     new = perturber.perturb(text, (s, e), target)
                     picked = [f"{text[s:e].lower()}->{target}"]
                 changed = new != text
