@@ -133,3 +133,18 @@ def test_young_adults_is_never_rewritten_to_adult_adults(age):
     out, rep = PerturbationAugmentation(axis="age", mode="replace", seed=1).apply(ds)
     assert set(out["text"]) == {"Many adolescent adults voted.", "Many middle-aged adults voted.", "Many old adults voted."}
     assert rep.skipped == {"age/adult": 40} and rep.units_changed == 40
+
+
+def test_each_row_is_scanned_once():
+    """The perturbation map classifies each occurrence once (not again for candidates, skips and the rewrite)."""
+    calls = []
+
+    class Counting(WordListPerturber):
+        def _kind(self, text, s, e, form):
+            calls.append(text[s:e])
+            return super()._kind(text, s, e, form)
+
+    ds = corpus("An old man rode her old bicycle.", "Nothing.")
+    out, rep = PerturbationAugmentation(axis="age", perturber=Counting("age"), mode="replace", seed=0).apply(ds)
+    assert calls == ["old", "old"] and rep.skipped == {"age/old": 1} and rep.units_changed == 1
+    assert re.fullmatch(r"(An adolescent|A young|A middle-aged|An adult) man rode her old bicycle\.", out["text"][0])

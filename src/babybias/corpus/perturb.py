@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .cda import _run
 from .core import TEXT, Intervention, Report, check_text, count_words, unit_random
@@ -107,6 +107,19 @@ def _canonical(bucket: str, terms: list[str]) -> str:
     return next((t for t in terms if t.lower() in names), terms[0])
 
 
+class Occurrence(NamedTuple):
+    """One term occurrence found by :meth:`WordListPerturber.analyse`: its span, group, singular term,
+    kind ("attributive", "plural", "collective", "swap" for gender; None when left alone) and, for an
+    attributive descriptor, the lower-case person noun it describes."""
+
+    start: int
+    end: int
+    group: str
+    term: str
+    kind: str | None
+    head: str | None = None
+
+
 class Perturber(Protocol):
     def candidates(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, group) of every perturbable term in ``text``."""
@@ -141,9 +154,13 @@ class WordListPerturber:
     def groups(self) -> list[str]:
         return ["man", "woman"] if self.axis == "gender" else sorted(self._canonical)
 
-    def _kind(self, text: str, s: int, e: int, form: str) -> str | None:
+    def _kind(self, text: str, s: int, e: int, form: str) -> tuple[str | None, str | None]:
         """How the occurrence at ``text[s:e]`` describes a person ("attributive", "plural",
-        "collective"), or None when it does not (see the module docstring)."""
+        "collective"), or None when it does not (see the module docstring); with the person noun
+        of an attributive one."""
+        return self._kind_and_head(text, s, e, form) or (None, None)
+
+    def _kind_and_head(self, text: str, s: int, e: int, form: str) -> tuple[str, str | None] | None:
         if text[max(0, s - 3):s].rstrip()[-1:] == "-" or text[e:e + 3].lstrip()[:1] == "-":
             return None  # "non-white", "old-fashioned", and the spaced "3 - year - old" of tokenised text
         prev = _before(_PREV, text, s)
@@ -153,7 +170,7 @@ class WordListPerturber:
         if form in self._plurals:
             if form in self._nouns and (prev_word in self._between or prev_word in self._terms):
                 return None  # "young adults": the head noun of the descriptor before it, not a descriptor itself
-            return None if prev_word in _NOT_PLURAL_AFTER else "plural"
+            return None if prev_word in _NOT_PLURAL_AFTER else ("plural", None)
         pos = e
         for _ in range(MAX_BETWEEN + 1):
             nxt = _NEXT.match(text, pos)
@@ -161,7 +178,7 @@ class WordListPerturber:
                 break
             word = nxt.group(1).lower()
             if word in self._nouns:
-                return "attributive" if self._person_head(text, nxt.end()) else None
+                return ("attributive", word) if self._person_head(text, nxt.end()) else None
             if word not in self._between:
                 break
             pos = nxt.end()
@@ -169,7 +186,7 @@ class WordListPerturber:
             nxt = _NEXT.match(text, e)
             rest = text[e:e + 3].lstrip()
             if (nxt and nxt.group(1).lower() in _AFTER_COLLECTIVE) or (not nxt and (not rest or rest[0] in ".,;:!?)")):
-                return "collective"
+                return ("collective", None)
         return None
 
     @staticmethod
@@ -184,51 +201,56 @@ class WordListPerturber:
 
     def head_noun(self, text: str, span: tuple[int, int]) -> str | None:
         """The lower-case person noun an attributive descriptor at ``span`` describes, else None."""
-        pos = span[1]
-        for _ in range(MAX_BETWEEN + 1):
-            nxt = _NEXT.match(text, pos)
-            if not nxt:
-                return None
-            word = nxt.group(1).lower()
-            if word in self._nouns:
-                return word
-            pos = nxt.end()
-        return None
+        return next((o.head for o in self.analyse(text) if (o.start, o.end) == tuple(span)), None)
 
-    def target_options(self, text: str, span: tuple[int, int], group: str, groups: list[str]) -> list[str]:
-        """The targets other than ``group``, without those whose word is the head noun itself
+    def options_for(self, occurrence: Occurrence, groups: list[str]) -> list[str]:
+        """The targets other than the occurrence's group, without those whose word is its head noun
         ("young adults" is never rewritten to "adult adults")."""
-        options = [g for g in groups if g != group]
-        head = self.head_noun(text, span) if self.axis != "gender" else None
-        if head:
+        options = [g for g in groups if g != occurrence.group]
+        head = occurrence.head
+        if head and self.axis != "gender":
             options = [g for g in options if head not in {(w := self._canonical[g].lower()), w + "s", w + "es"}]
         return options
 
-    def _scan(self, text: str) -> list[tuple[int, int, str, str, str | None]]:
-        """(start, end, bucket, singular term, kind or None) of every descriptor occurrence."""
+    def target_options(self, text: str, span: tuple[int, int], group: str, groups: list[str]) -> list[str]:
+        """:meth:`options_for` the occurrence at ``span``."""
+        occurrence = self._at(text, span)
+        return self.options_for(occurrence._replace(group=group), groups)
+
+    def analyse(self, text: str) -> list[Occurrence]:
+        """Every term occurrence in ``text``, in order, each scanned once (``kind`` None: left alone)."""
+        if self.axis == "gender":
+            return [Occurrence(m.start(), m.end(), self._group[m.group(0).lower()], m.group(0).lower(), "swap")
+                    for m in self.swapper.find(text)]
         out = []
         for m in self._pattern.finditer(text):
             form = m.group(0).lower()
             term = self._plurals.get(form, form)
-            out.append((m.start(), m.end(), self._terms[term], term, self._kind(text, m.start(), m.end(), form)))
+            out.append(Occurrence(m.start(), m.end(), self._terms[term], term, *self._kind(text, m.start(), m.end(), form)))
         return out
 
+    def _at(self, text: str, span: tuple[int, int]) -> Occurrence:
+        s, e = span
+        return next((o for o in self.analyse(text) if (o.start, o.end) == (s, e)),
+                    Occurrence(s, e, "", text[s:e].lower(), "attributive"))
+
     def candidates(self, text: str) -> list[tuple[int, int, str]]:
-        if self.axis == "gender":
-            return [(m.start(), m.end(), self._group[m.group(0).lower()]) for m in self.swapper.find(text)]
-        return [(s, e, b) for s, e, b, _, kind in self._scan(text) if kind]
+        return [(o.start, o.end, o.group) for o in self.analyse(text) if o.kind]
 
     def skipped(self, text: str) -> list[str]:
         """``"axis/term"`` for every occurrence left alone because it does not describe a person."""
-        if self.axis == "gender":
-            return []
-        return [f"{self.axis}/{term}" for _, _, _, term, kind in self._scan(text) if kind is None]
+        return [f"{self.axis}/{o.term}" for o in self.analyse(text) if o.kind is None]
 
     def perturb(self, text: str, span: tuple[int, int], target: str) -> str:
         if self.axis == "gender":
             return self.swapper.swap(text)[0]
-        s, e = span
-        kind = next((k for a, b, _, _, k in self._scan(text) if (a, b) == span), None) or "attributive"
+        return self.rewrite(text, self._at(text, span), target)
+
+    def rewrite(self, text: str, occurrence: Occurrence, target: str) -> str:
+        """``text`` with ``occurrence`` (from :meth:`analyse`) rewritten toward ``target``, without scanning again."""
+        if self.axis == "gender":
+            return self.swapper.swap(text)[0]
+        s, e, kind = occurrence.start, occurrence.end, occurrence.kind or "attributive"
         new = self._canonical[target]
         if kind == "plural":
             return text[:s] + match_case(new, text[s:e]) + " people" + text[e:]
@@ -292,6 +314,8 @@ class PerturbationAugmentation(Intervention):
         perturber = self.perturber or WordListPerturber(self.axis)
         groups = perturber.groups()
         seed, augment = self.seed, self.mode == "augment"
+        analyse = perturber.analyse if isinstance(perturber, WordListPerturber) else None
+        axis = getattr(perturber, "axis", self.axis)
         report = Report(f"perturbation-{self.axis}-{self.mode}", self.params() | {"perturber": type(perturber).__name__})
 
         def perturb_batch(batch, indices):
@@ -300,16 +324,25 @@ class PerturbationAugmentation(Intervention):
                                               "_out_words": [], "_skipped": []}
             for k, i in enumerate(indices):
                 text = check_text(batch[TEXT][k], i)
-                found = perturber.candidates(text)
-                skipped = perturber.skipped(text) if hasattr(perturber, "skipped") else []
                 new, picked = text, []
+                if analyse is not None:  # a word-list perturber: one scan per row, passed along
+                    occurrences = analyse(text)
+                    found = [o for o in occurrences if o.kind]
+                    skipped = [f"{axis}/{o.term}" for o in occurrences if o.kind is None]
+                else:
+                    found = perturber.candidates(text)
+                    skipped = perturber.skipped(text) if hasattr(perturber, "skipped") else []
                 if found:
                     rng = unit_random(seed, i, salt=17)
-                    s, e, group = found[rng.randrange(len(found))]
-                    options = (perturber.target_options(text, (s, e), group, groups) if hasattr(perturber, "target_options")
-                               else [g for g in groups if g != group])
-                    target = rng.choice(options or groups)
-                    new = perturber.perturb(text, (s, e), target)
+                    chosen = found[rng.randrange(len(found))]
+                    if analyse is not None:
+                        s, e, group = chosen.start, chosen.end, chosen.group
+                        target = rng.choice(perturber.options_for(chosen, groups) or groups)
+                        new = perturber.rewrite(text, chosen, target)
+                    else:
+                        s, e, group = chosen
+                        target = rng.choice([g for g in groups if g != group] or groups)
+                        new = perturber.perturb(text, (s, e), target)
                     picked = [f"{text[s:e].lower()}->{target}"]
                 changed = new != text
                 rows = [(text, 0)] + ([(new, 1)] if changed else []) if augment else [(new, 0)]
