@@ -271,3 +271,15 @@ def test_word_check_compares_independently_counted_words():
     assert [r["text"] for r in stream] == ["a b c", "a b c d"]
     with pytest.raises(AssertionError, match="rewritten != 7 out"):
         streamed.check()
+
+
+def test_tokens_added_counts_only_the_added_rows():
+    seen = []
+
+    def words(texts, add_special_tokens):
+        seen.extend(texts)
+        return {"input_ids": [t.split() for t in texts]}
+
+    ds = corpus(*["Nothing here."] * 1500, "She met a man.", "He ran.")
+    _, rep = CDA(tokenizer=words).apply(ds)
+    assert rep.tokens_added == 4 + 2 and seen == ["He met a woman.", "She ran."]

@@ -74,8 +74,13 @@ def _aggregate(report: Report, mapped, columns=STATS) -> None:
 
 def _added_tokens(mapped, tokenizer) -> int:
     """Tokens in the rows a map marked ``_added``."""
+    import pyarrow.compute as pc
+
     table = mapped.with_format("arrow")[:]
-    texts = [t for t, a in zip(table[TEXT].to_pylist(), table["_added"].to_pylist()) if a] if "_added" in table.column_names else []
+    if "_added" not in table.column_names:
+        return 0
+    # filter in Arrow first: only the added rows' texts become Python strings
+    texts = pc.filter(table[TEXT], pc.not_equal(table["_added"], 0)).to_pylist()
     return count_tokens(texts, tokenizer)
 
 
