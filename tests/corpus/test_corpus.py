@@ -237,3 +237,49 @@ def test_seq2seq_perturber_prompts_in_panda_format():
     # "<word>, <target> <PERT_SEP> <text>" (the tiny vocabulary has no "<", ">" or "_": they decode as nothing)
     assert len(model.prompts) == 1 and model.prompts[0] == "woman, man pert sep the woman was tall."
     assert out["text"][0] == model.prompts[0] and out["text"][1] == "no terms here ." and rep.units_changed == 1
+
+
+def test_terms_only_after_the_first_map_batch():
+    """A first 1,000-row batch with no swapped word used to type ``_terms`` as list<null> and crash later batches."""
+    ds = corpus(*["Nothing here."] * 1500, "She met a man.")
+    out, rep = CDA().apply(ds)
+    assert len(out) == 1502 and out["text"][-2:] == ["She met a man.", "He met a woman."]
+    assert rep.terms == {"man": 1, "she": 1} and rep.units_added == 1 and rep.check()
+    out, rep = CDS(p=1.0).apply(ds)
+    assert out["text"][-1] == "He met a woman." and rep.terms == {"man": 1, "she": 1} and rep.check()
+
+
+def test_word_check_compares_independently_counted_words():
+    """``words_rewrite_delta`` is summed per row (out - in over rows not added), not the leftover, so check() can fail."""
+    from babybias.corpus.cda import _aggregate, _run_streaming
+    from babybias.corpus.core import Report
+
+    _, rep = PerturbationAugmentation(axis="age", mode="replace", seed=3).apply(corpus("Seniors vote.", "He ran."))
+    assert (rep.words_in, rep.words_out, rep.words_rewrite_delta, rep.words_added) == (4, 5, 1, 0)  # "X people vote."
+    _, rep = CDA().apply(corpus("She is an actress.", "Nothing."))
+    assert (rep.words_in, rep.words_out, rep.words_added, rep.words_rewrite_delta) == (5, 9, 4, 0)
+    # tampered statistics: the added row also claims 2 input words
+    stats = {"text": ["a b c", "a b c d"], "_n_swaps": [1, 0], "_terms": [["x"], []], "_words": [3, 2], "_changed": [1, 0],
+             "_added": [0, 1], "_out_words": [3, 4]}
+    tampered = Report("tampered", units_in=1, units_out=2)
+    _aggregate(tampered, datasets.Dataset.from_dict(stats))
+    assert (tampered.words_in, tampered.words_added, tampered.words_rewrite_delta, tampered.words_out) == (5, 4, 0, 7)
+    with pytest.raises(AssertionError, match="rewritten != 7 out"):
+        tampered.check()
+    stream, streamed = _run_streaming(corpus("a b c").to_iterable_dataset(), lambda batch, indices: stats,
+                                      Report("tampered-stream"), list(stats)[1:])
+    assert [r["text"] for r in stream] == ["a b c", "a b c d"]
+    with pytest.raises(AssertionError, match="rewritten != 7 out"):
+        streamed.check()
+
+
+def test_tokens_added_counts_only_the_added_rows():
+    seen = []
+
+    def words(texts, add_special_tokens):
+        seen.extend(texts)
+        return {"input_ids": [t.split() for t in texts]}
+
+    ds = corpus(*["Nothing here."] * 1500, "She met a man.", "He ran.")
+    _, rep = CDA(tokenizer=words).apply(ds)
+    assert rep.tokens_added == 4 + 2 and seen == ["He met a woman.", "She ran."]

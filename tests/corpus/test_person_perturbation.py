@@ -36,6 +36,14 @@ def age():
     ("age", "readings form the old and new testament", ["age/old"]),
     ("age", "a 3 - year - old child", ["age/old"]),                     # tokenised hyphens
     ("age", "feeding the young and old trees", ["age/young", "age/old"]),
+    ("age", "her old family home", ["age/old"]),                        # person noun as a compound modifier
+    ("age", "the old family home", ["age/old"]),
+    ("race", "a white family home", ["race/white"]),
+    ("age", "old household items", ["age/old"]),                        # "household" is no person noun
+    ("age", "The old player's club", ["age/old"]),                      # possessive: which noun is described is unknown
+    ("race", "the European People\u2019s Party", ["race/european"]),
+    ("age", "my old students", ["age/old"]),                            # old after my/her/...: former
+    ("age", "an old family friend", ["age/old"]),
 ])
 def test_non_person_uses_are_left_alone_and_counted(race, age, axis, text, skipped):
     p = race if axis == "race" else age
@@ -59,6 +67,9 @@ def test_non_person_uses_are_left_alone_and_counted(race, age, axis, text, skipp
     ("race", "a black family", "alaska_native", "an Alaska Native family"),
     ("race", "Asians and others", "white", "White people and others"),  # case of "Asians"
     ("race", "the African-American community", "asian", "the Asian community"),
+    ("race", "a black family", "white", "a white family"),
+    ("age", "a young family member", "old", "an old family member"),
+    ("age", "An old man lives alone.", "young", "A young man lives alone."),
 ])
 def test_person_uses_are_perturbed_with_article_agreement(race, age, axis, text, target, expected):
     p = race if axis == "race" else age
@@ -97,3 +108,43 @@ def test_race_perturbation_is_deterministic_across_num_proc():
     b, rb = PerturbationAugmentation(axis="race", seed=5).apply(ds, num_proc=2)
     assert a["text"] == b["text"] and ra.to_dict() == rb.to_dict()
     assert sum(ra.skipped.values()) == sum(1 for i in range(200) if i % 3 == 0) and ra.units_added == 200 - 67
+
+
+@pytest.mark.parametrize("axis,skipped", [("age", {}), ("race", {"race/black": 1})])
+def test_terms_and_skips_only_after_the_first_map_batch(axis, skipped):
+    """A first 1,000-row batch with no term or skip used to type ``_terms``/``_skipped`` as list<null>
+    and crash with "Couldn't cast array of type string to null" on a later batch."""
+    ds = corpus(*["Nothing here."] * 1500, "a black hole and an old man")
+    out, rep = PerturbationAugmentation(axis=axis, mode="replace", seed=0).apply(ds)
+    assert len(out) == 1501 and out["text"][:1500] == ["Nothing here."] * 1500 and rep.skipped == skipped
+    if axis == "age":
+        assert rep.units_changed == 1 and re.fullmatch(r"a black hole and (an adolescent|a young|a middle-aged|an adult) man",
+                                                       out["text"][-1])
+    else:
+        assert rep.units_changed == 0 and out["text"][-1] == "a black hole and an old man"
+
+
+def test_young_adults_is_never_rewritten_to_adult_adults(age):
+    """A target whose word is the head noun itself is never picked ("young adults" -> "adult adults")."""
+    assert age.candidates("young adults") == [(0, 5, "young")] and age.skipped("young adults") == ["age/adult"]
+    assert age.perturb("young adults", (0, 5), "old") == "old adults"  # "adults" is the head noun, not a candidate
+    assert age.target_options("young adults", (0, 5), "young", age.groups()) == ["child", "middle_aged", "old"]
+    ds = corpus(*["Many young adults voted."] * 40)
+    out, rep = PerturbationAugmentation(axis="age", mode="replace", seed=1).apply(ds)
+    assert set(out["text"]) == {"Many adolescent adults voted.", "Many middle-aged adults voted.", "Many old adults voted."}
+    assert rep.skipped == {"age/adult": 40} and rep.units_changed == 40
+
+
+def test_each_row_is_scanned_once():
+    """The perturbation map classifies each occurrence once (not again for candidates, skips and the rewrite)."""
+    calls = []
+
+    class Counting(WordListPerturber):
+        def _kind(self, text, s, e, form):
+            calls.append(text[s:e])
+            return super()._kind(text, s, e, form)
+
+    ds = corpus("An old man rode her old bicycle.", "Nothing.")
+    out, rep = PerturbationAugmentation(axis="age", perturber=Counting("age"), mode="replace", seed=0).apply(ds)
+    assert calls == ["old", "old"] and rep.skipped == {"age/old": 1} and rep.units_changed == 1
+    assert re.fullmatch(r"(An adolescent|A young|A middle-aged|An adult) man rode her old bicycle\.", out["text"][0])

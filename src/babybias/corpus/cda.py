@@ -27,6 +27,14 @@ from .wordlists import Swapper, WordPairs
 
 
 STATS = ("_n_swaps", "_terms", "_words", "_changed", "_added", "_out_words", "_skipped")
+# Explicit types of the statistics columns: without them ``datasets.map`` infers each 1,000-row batch's
+# types on its own, and a first batch whose lists are all empty types ``_terms``/``_skipped`` as lists of
+# null, which a later batch holding strings cannot be cast to.
+STAT_FEATURES = {"_n_swaps": datasets.Value("int64"), "_terms": datasets.Sequence(datasets.Value("string")),
+                 "_words": datasets.Value("int64"), "_changed": datasets.Value("int64"), "_added": datasets.Value("int64"),
+                 "_out_words": datasets.Value("int64"), "_skipped": datasets.Sequence(datasets.Value("string"))}
+CDS_STATS = ("_n_swaps", "_terms", "_words", "_changed", "_out_words")
+CDA_STATS = CDS_STATS + ("_added",)
 
 
 def _sorted_counts(counter: Counter) -> dict[str, int]:
@@ -36,8 +44,9 @@ def _sorted_counts(counter: Counter) -> dict[str, int]:
 def _aggregate(report: Report, mapped, columns=STATS) -> None:
     """Fill ``report`` from the per-row statistics columns an intervention's map wrote (Arrow compute).
 
-    ``_out_words`` (words of each output row) gives ``words_out``, ``words_added`` (rows with
-    ``_added``) and ``words_rewrite_delta``; ``_skipped`` lists skipped term occurrences."""
+    ``_out_words`` (words of each output row) gives ``words_out`` and ``words_added`` (rows with
+    ``_added``); ``words_rewrite_delta`` sums ``_out_words - _words`` over the rows not added, each
+    counted independently so that :meth:`Report.check` can fail; ``_skipped`` lists skipped term occurrences."""
     import pyarrow.compute as pc
 
     table = mapped.with_format("arrow")[:]
@@ -55,13 +64,23 @@ def _aggregate(report: Report, mapped, columns=STATS) -> None:
         added = table["_added"] if "_added" in table.column_names else None
         report.words_out = total("_out_words")
         report.words_added = int(pc.sum(pc.multiply(table["_out_words"], added)).as_py() or 0) if added is not None else 0
-        report.words_rewrite_delta = report.words_out - report.words_in - report.words_added
+        # counted on its own (not as the leftover), so that ``Report.check()`` really compares: each row that
+        # is not added contributes its output words minus the input words of its unit
+        delta = pc.subtract(table["_out_words"], table["_words"])
+        if added is not None:
+            delta = pc.multiply(delta, pc.subtract(1, added))
+        report.words_rewrite_delta = int(pc.sum(delta).as_py() or 0)
 
 
 def _added_tokens(mapped, tokenizer) -> int:
     """Tokens in the rows a map marked ``_added``."""
+    import pyarrow.compute as pc
+
     table = mapped.with_format("arrow")[:]
-    texts = [t for t, a in zip(table[TEXT].to_pylist(), table["_added"].to_pylist()) if a] if "_added" in table.column_names else []
+    if "_added" not in table.column_names:
+        return 0
+    # filter in Arrow first: only the added rows' texts become Python strings
+    texts = pc.filter(table[TEXT], pc.not_equal(table["_added"], 0)).to_pylist()
     return count_tokens(texts, tokenizer)
 
 
@@ -99,7 +118,7 @@ class CDA(Intervention):
                     out["_out_words"].append(count_words(t))
             return out
 
-        return _run(corpus, swap_batch, report, num_proc, "CDA", self.tokenizer)
+        return _run(corpus, swap_batch, report, num_proc, "CDA", self.tokenizer, stats=CDA_STATS)
 
 
 @dataclass
@@ -134,11 +153,14 @@ class CDS(Intervention):
                 out["_out_words"].append(count_words(out[TEXT][-1]))
             return out
 
-        return _run(corpus, sub_batch, report, num_proc, "CDS")
+        return _run(corpus, sub_batch, report, num_proc, "CDS", stats=CDS_STATS)
 
 
-def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None):
+def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None, stats=STATS):
     """Map ``fn`` (batched, with indices) over the corpus, aggregate its statistics, drop them.
+
+    ``fn`` returns the corpus's columns plus exactly the statistics columns ``stats`` (typed by
+    :data:`STAT_FEATURES`).
 
     For an ``IterableDataset`` the map is lazy: the report fills in as the stream is consumed
     (``report.notes["streaming"]`` is True; call ``report.check()`` after a full pass).
@@ -148,8 +170,10 @@ def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None)
     if isinstance(corpus, datasets.IterableDataset):
         return _run_streaming(corpus, fn, report, stat_columns)
     require_column(corpus)
+    features = corpus.features.copy()
+    features.update({c: STAT_FEATURES[c] for c in stats})
     mapped = corpus.map(fn, batched=True, with_indices=True, num_proc=num_proc, desc=desc,
-                        remove_columns=corpus.column_names)
+                        remove_columns=corpus.column_names, features=features)
     report.units_in = len(corpus)
     _aggregate(report, mapped, stat_columns)
     if tokenizer is not None:
@@ -184,7 +208,7 @@ def _run_streaming(corpus: datasets.IterableDataset, fn, report: Report, stat_co
             added = out.get("_added", [0] * len(out["_out_words"]))
             report.words_out = (report.words_out or 0) + sum(out["_out_words"])
             report.words_added += sum(w for w, a in zip(out["_out_words"], added) if a)
-            report.words_rewrite_delta = report.words_out - report.words_in - report.words_added
+            report.words_rewrite_delta += sum(o - w for o, w, a in zip(out["_out_words"], out["_words"], added) if not a)
         report.units_out += len(out[TEXT])
         return {k: v for k, v in out.items() if k not in stat_columns}
 

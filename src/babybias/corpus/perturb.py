@@ -21,9 +21,14 @@ Where a race/age descriptor describes a person (documented rule, no parser):
    plus common ones like people, folks, teenagers, community), with at most
    ``MAX_BETWEEN`` = 3 HolisticBias descriptor words between ("an old *Black* man",
    "young *gay Asian* women"). Replaced by the target descriptor; a preceding "a"/"an" is
-   fixed to the new word's first sound (:func:`indefinite_article`).
+   fixed to the new word's first sound (:func:`indefinite_article`). Not when the person noun
+   is followed by a possessive apostrophe ("The old player's club") or by a
+   :data:`COMPOUND_HEADS` noun ("her old family home"): the person noun is then a modifier.
+   Not "old" right after his/her/their/my/your/our/its ("my old students": former). A target
+   whose word is the head noun itself is not picked ("young adults" never becomes "adult adults").
 2. *plural noun*: the descriptor with an "s" standing as a noun ("Asians", "seniors",
-   "20-year-olds"), except after his/her/their/my/your/our/its/late/early/mid ("in their teens")
+   "20-year-olds"), except after his/her/their/my/your/our/its/late/early/mid ("in their teens"),
+   except a person noun after a descriptor (the head of "young adults"),
    and except "blacks"/"whites" (also chess sides, egg whites). Replaced by "<target> people".
 3. *collective*: "the" + young/elderly/middle-aged/retired/aged followed by . , ; : ! ? ), the
    end, or one of are/were/was/is/have/had/has/who/whom/whose/in/of/for/to/with/at/from/by/on
@@ -41,7 +46,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .cda import _run
 from .core import TEXT, Intervention, Report, check_text, count_words, unit_random
@@ -56,6 +61,20 @@ COLLECTIVE = frozenset({"young", "elderly", "middle-aged", "retired", "aged"})  
 _AFTER_COLLECTIVE = frozenset("are were was is have had has who whom whose in of for to with at from by on".split())
 _NO_PLURAL = frozenset({"black", "white"})
 _NOT_PLURAL_AFTER = frozenset("his her their my your our its late early mid".split())
+_POSSESSIVE = frozenset("his her their my your our its".split())  # "my old students": "old" read as former
+# Non-person nouns that often follow a person noun as the head of a compound ("her old family home",
+# "young people clubs"): the person noun is then a modifier, not what the descriptor describes.
+# Words that are also common verbs after a person noun are left out ("an old man lives", "old people care").
+COMPOUND_HEADS = frozenset("""
+home homes house houses household households room rooms item items club clubs team teams name names
+business businesses company companies farm farms estate estates property properties land car cars dog dogs
+pet pets tree trees life history histories tradition traditions photo photos picture pictures album albums
+portrait portraits recipe recipes meal meals dinner dinners holiday holidays vacation vacations income incomes
+size sizes law laws service services center centers centre centres college colleges school schools hall halls
+hostel hostels program programs programme programmes union unions council councils association associations
+league leagues organisation organisations organization organizations card cards loan loans debt debts
+housing clothes clothing food toys toy shower furniture doctor doctors friend friends seat seats teeth
+""".split())
 _NEXT = re.compile(r"\s+([^\W_][\w-]*)")
 _PREV = re.compile(r"([^\W_][\w-]*)\s+$")
 _ARTICLE_BEFORE = re.compile(r"(?<!\w)(an?)(\s+)$", re.IGNORECASE)
@@ -86,6 +105,19 @@ def _before(pattern: re.Pattern, text: str, end: int, window: int = 200) -> re.M
 def _canonical(bucket: str, terms: list[str]) -> str:
     names = {bucket.lower(), bucket.replace("_", " ").lower(), bucket.replace("_", "-").lower()}
     return next((t for t in terms if t.lower() in names), terms[0])
+
+
+class Occurrence(NamedTuple):
+    """One term occurrence found by :meth:`WordListPerturber.analyse`: its span, group, singular term,
+    kind ("attributive", "plural", "collective", "swap" for gender; None when left alone) and, for an
+    attributive descriptor, the lower-case person noun it describes."""
+
+    start: int
+    end: int
+    group: str
+    term: str
+    kind: str | None
+    head: str | None = None
 
 
 class Perturber(Protocol):
@@ -122,15 +154,23 @@ class WordListPerturber:
     def groups(self) -> list[str]:
         return ["man", "woman"] if self.axis == "gender" else sorted(self._canonical)
 
-    def _kind(self, text: str, s: int, e: int, form: str) -> str | None:
+    def _kind(self, text: str, s: int, e: int, form: str) -> tuple[str | None, str | None]:
         """How the occurrence at ``text[s:e]`` describes a person ("attributive", "plural",
-        "collective"), or None when it does not (see the module docstring)."""
+        "collective"), or None when it does not (see the module docstring); with the person noun
+        of an attributive one."""
+        return self._kind_and_head(text, s, e, form) or (None, None)
+
+    def _kind_and_head(self, text: str, s: int, e: int, form: str) -> tuple[str, str | None] | None:
         if text[max(0, s - 3):s].rstrip()[-1:] == "-" or text[e:e + 3].lstrip()[:1] == "-":
             return None  # "non-white", "old-fashioned", and the spaced "3 - year - old" of tokenised text
         prev = _before(_PREV, text, s)
         prev_word = prev.group(1).lower() if prev else ""
+        if form == "old" and prev_word in _POSSESSIVE:
+            return None  # "my old students", "her old boss": former, not aged
         if form in self._plurals:
-            return None if prev_word in _NOT_PLURAL_AFTER else "plural"
+            if form in self._nouns and (prev_word in self._between or prev_word in self._terms):
+                return None  # "young adults": the head noun of the descriptor before it, not a descriptor itself
+            return None if prev_word in _NOT_PLURAL_AFTER else ("plural", None)
         pos = e
         for _ in range(MAX_BETWEEN + 1):
             nxt = _NEXT.match(text, pos)
@@ -138,7 +178,7 @@ class WordListPerturber:
                 break
             word = nxt.group(1).lower()
             if word in self._nouns:
-                return "attributive"
+                return ("attributive", word) if self._person_head(text, nxt.end()) else None
             if word not in self._between:
                 break
             pos = nxt.end()
@@ -146,34 +186,71 @@ class WordListPerturber:
             nxt = _NEXT.match(text, e)
             rest = text[e:e + 3].lstrip()
             if (nxt and nxt.group(1).lower() in _AFTER_COLLECTIVE) or (not nxt and (not rest or rest[0] in ".,;:!?)")):
-                return "collective"
+                return ("collective", None)
         return None
 
-    def _scan(self, text: str) -> list[tuple[int, int, str, str, str | None]]:
-        """(start, end, bucket, singular term, kind or None) of every descriptor occurrence."""
+    @staticmethod
+    def _person_head(text: str, end: int) -> bool:
+        """Whether the person noun ending at ``end`` heads its phrase: not when followed by a possessive
+        apostrophe ("the old player's club", "the European People's Party": which noun the descriptor
+        describes is unknown) or by a :data:`COMPOUND_HEADS` noun ("her old family home")."""
+        if text[end:end + 1] in ("'", "\u2019"):
+            return False
+        nxt = _NEXT.match(text, end)
+        return not (nxt and nxt.group(1).lower() in COMPOUND_HEADS)
+
+    def head_noun(self, text: str, span: tuple[int, int]) -> str | None:
+        """The lower-case person noun an attributive descriptor at ``span`` describes, else None."""
+        return next((o.head for o in self.analyse(text) if (o.start, o.end) == tuple(span)), None)
+
+    def options_for(self, occurrence: Occurrence, groups: list[str]) -> list[str]:
+        """The targets other than the occurrence's group, without those whose word is its head noun
+        ("young adults" is never rewritten to "adult adults")."""
+        options = [g for g in groups if g != occurrence.group]
+        head = occurrence.head
+        if head and self.axis != "gender":
+            options = [g for g in options if head not in {(w := self._canonical[g].lower()), w + "s", w + "es"}]
+        return options
+
+    def target_options(self, text: str, span: tuple[int, int], group: str, groups: list[str]) -> list[str]:
+        """:meth:`options_for` the occurrence at ``span``."""
+        occurrence = self._at(text, span)
+        return self.options_for(occurrence._replace(group=group), groups)
+
+    def analyse(self, text: str) -> list[Occurrence]:
+        """Every term occurrence in ``text``, in order, each scanned once (``kind`` None: left alone)."""
+        if self.axis == "gender":
+            return [Occurrence(m.start(), m.end(), self._group[m.group(0).lower()], m.group(0).lower(), "swap")
+                    for m in self.swapper.find(text)]
         out = []
         for m in self._pattern.finditer(text):
             form = m.group(0).lower()
             term = self._plurals.get(form, form)
-            out.append((m.start(), m.end(), self._terms[term], term, self._kind(text, m.start(), m.end(), form)))
+            out.append(Occurrence(m.start(), m.end(), self._terms[term], term, *self._kind(text, m.start(), m.end(), form)))
         return out
 
+    def _at(self, text: str, span: tuple[int, int]) -> Occurrence:
+        s, e = span
+        return next((o for o in self.analyse(text) if (o.start, o.end) == (s, e)),
+                    Occurrence(s, e, "", text[s:e].lower(), "attributive"))
+
     def candidates(self, text: str) -> list[tuple[int, int, str]]:
-        if self.axis == "gender":
-            return [(m.start(), m.end(), self._group[m.group(0).lower()]) for m in self.swapper.find(text)]
-        return [(s, e, b) for s, e, b, _, kind in self._scan(text) if kind]
+        return [(o.start, o.end, o.group) for o in self.analyse(text) if o.kind]
 
     def skipped(self, text: str) -> list[str]:
         """``"axis/term"`` for every occurrence left alone because it does not describe a person."""
-        if self.axis == "gender":
-            return []
-        return [f"{self.axis}/{term}" for _, _, _, term, kind in self._scan(text) if kind is None]
+        return [f"{self.axis}/{o.term}" for o in self.analyse(text) if o.kind is None]
 
     def perturb(self, text: str, span: tuple[int, int], target: str) -> str:
         if self.axis == "gender":
             return self.swapper.swap(text)[0]
-        s, e = span
-        kind = next((k for a, b, _, _, k in self._scan(text) if (a, b) == span), None) or "attributive"
+        return self.rewrite(text, self._at(text, span), target)
+
+    def rewrite(self, text: str, occurrence: Occurrence, target: str) -> str:
+        """``text`` with ``occurrence`` (from :meth:`analyse`) rewritten toward ``target``, without scanning again."""
+        if self.axis == "gender":
+            return self.swapper.swap(text)[0]
+        s, e, kind = occurrence.start, occurrence.end, occurrence.kind or "attributive"
         new = self._canonical[target]
         if kind == "plural":
             return text[:s] + match_case(new, text[s:e]) + " people" + text[e:]
@@ -237,6 +314,8 @@ class PerturbationAugmentation(Intervention):
         perturber = self.perturber or WordListPerturber(self.axis)
         groups = perturber.groups()
         seed, augment = self.seed, self.mode == "augment"
+        analyse = perturber.analyse if isinstance(perturber, WordListPerturber) else None
+        axis = getattr(perturber, "axis", self.axis)
         report = Report(f"perturbation-{self.axis}-{self.mode}", self.params() | {"perturber": type(perturber).__name__})
 
         def perturb_batch(batch, indices):
@@ -245,14 +324,25 @@ class PerturbationAugmentation(Intervention):
                                               "_out_words": [], "_skipped": []}
             for k, i in enumerate(indices):
                 text = check_text(batch[TEXT][k], i)
-                found = perturber.candidates(text)
-                skipped = perturber.skipped(text) if hasattr(perturber, "skipped") else []
                 new, picked = text, []
+                if analyse is not None:  # a word-list perturber: one scan per row, passed along
+                    occurrences = analyse(text)
+                    found = [o for o in occurrences if o.kind]
+                    skipped = [f"{axis}/{o.term}" for o in occurrences if o.kind is None]
+                else:
+                    found = perturber.candidates(text)
+                    skipped = perturber.skipped(text) if hasattr(perturber, "skipped") else []
                 if found:
                     rng = unit_random(seed, i, salt=17)
-                    s, e, group = found[rng.randrange(len(found))]
-                    target = rng.choice([g for g in groups if g != group] or groups)
-                    new = perturber.perturb(text, (s, e), target)
+                    chosen = found[rng.randrange(len(found))]
+                    if analyse is not None:
+                        s, e, group = chosen.start, chosen.end, chosen.group
+                        target = rng.choice(perturber.options_for(chosen, groups) or groups)
+                        new = perturber.rewrite(text, chosen, target)
+                    else:
+                        s, e, group = chosen
+                        target = rng.choice([g for g in groups if g != group] or groups)
+                        new = perturber.perturb(text, (s, e), target)
                     picked = [f"{text[s:e].lower()}->{target}"]
                 changed = new != text
                 rows = [(text, 0)] + ([(new, 1)] if changed else []) if augment else [(new, 0)]

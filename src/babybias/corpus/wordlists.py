@@ -182,13 +182,14 @@ def holistic_descriptors(axis: str) -> dict[str, list[str]]:
 
 # Person nouns of our own, added to HolisticBias's 32 noun pairs: common words that name people or
 # groups of people and that a demographic descriptor often modifies. Deliberately left out: nouns
-# where the descriptor changes meaning ("old friend" = long-standing, "senior officer" = rank).
+# where the descriptor changes meaning ("old friend" = long-standing, "senior officer" = rank), and
+# "household", mostly a compound modifier ("old household items", "a household name").
 EXTRA_PERSON_NOUNS = tuple("""
 people persons folk folks gentleman gentlemen baby babies toddler toddlers infant infants teenager teenagers
 youth youths adult adults student students pupil pupils worker workers employee employees citizen citizens
 resident residents immigrant immigrants patient patients athlete athletes player players soldier soldiers
 voter voters neighbour neighbours neighbor neighbors couple couples family families community communities
-population populations household households male males female females nephew nephews niece nieces aunt aunts
+population populations male males female females nephew nephews niece nieces aunt aunts
 uncle uncles cousin cousins granddaughter granddaughters grandson grandsons grandchild grandchildren
 """.split())
 
