@@ -326,6 +326,21 @@ def test_plugin_registers_benchmarks(as_module, trained, tmp_path, monkeypatch, 
     assert f"plugin {spec}: registered my_agreement" in captured.err
 
 
+def test_plugin_package_in_the_current_folder_is_imported(tmp_path, monkeypatch, capsys, clean_registry):
+    """``--plugin mybench`` with a package ``mybench/`` here is a module name, not "a folder"."""
+    pairs = _write_pairs(tmp_path / "pairs.jsonl", PAIRS)
+    package = tmp_path / "mybench_plugin_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(PLUGIN.format(name="my_pkg_agreement", source=pairs))
+    monkeypatch.chdir(tmp_path)
+    assert main(["benchmarks", "--plugin", "mybench_plugin_pkg"]) == 0
+    captured = capsys.readouterr()
+    assert "my_pkg_agreement" in captured.out
+    assert "plugin mybench_plugin_pkg: registered my_pkg_agreement" in captured.err
+    assert main(["benchmarks", "--plugin", "./mybench_plugin_pkg"]) == 2  # written as a path, it is a folder
+    assert "plugin ./mybench_plugin_pkg is a folder" in _error_line(capsys)
+
+
 @pytest.mark.parametrize("spec, message", [
     ("no_such_plugin_module", "plugin module 'no_such_plugin_module' cannot be imported: no module named"),
     ("./no_such_plugin.py", "plugin file ./no_such_plugin.py does not exist"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,16 +63,23 @@ def limit_arg(text: str) -> int | None:
 # ------------------------------------------------------------------------------------------ plugins
 
 
+def _is_plugin_file(spec: str) -> bool:
+    """A ``--plugin`` value names a file (not a module) when it ends in ``.py`` or contains a path separator."""
+    return spec.endswith(".py") or any(sep in spec for sep in {"/", "\\", os.sep, os.altsep or "/"})
+
+
 def load_plugin(spec: str) -> list[str]:
     """Import a plugin (a module name, or a ``.py`` file path) whose import registers benchmarks.
 
-    Returns the benchmark names it added. A module name is looked up on ``sys.path`` and then in
-    the current folder; a missing module or file raises :class:`CLIError`.
+    Returns the benchmark names it added. ``spec`` is a file when it ends in ``.py`` or contains a
+    path separator; anything else is a module name (``mybench``, ``pkg.mod``), imported with
+    ``sys.path`` and then the current folder searched, even when a folder ``mybench/`` exists here
+    (a package is such a folder). A missing module or file raises :class:`CLIError`.
     """
     from .evaluate import list_benchmarks
 
     before = set(list_benchmarks())
-    if spec.endswith(".py") or looks_local(spec):
+    if _is_plugin_file(spec):
         path = require_local(spec, "plugin file")
         if path.is_dir():
             raise CLIError(f"plugin {spec} is a folder; give a module name or a .py file")
