@@ -298,6 +298,31 @@ def test_folder_of_pairs_files(trained, tmp_path, capsys):
     assert "agreement/task/cats" in printed and "agreement/task/pronouns" in printed
 
 
+def test_pairs_files_are_named_by_their_whole_file_name(trained, tmp_path, capsys):
+    result, _ = trained
+    v1 = _write_pairs(tmp_path / "a.v1.jsonl", PAIRS[:2])
+    v2 = _write_pairs(tmp_path / "a.v2.jsonl", PAIRS[2:])
+    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(v1), str(v2)]) == 0
+    printed = capsys.readouterr().out
+    assert "a.v1/overall" in printed and "a.v2/overall" in printed and "a.v1/task/a.v1" in printed
+
+
+@pytest.mark.parametrize("items, message", [
+    (["x/pairs.jsonl", "y/pairs.jsonl"], "--benchmarks x/pairs.jsonl and y/pairs.jsonl would both be named 'pairs'"),
+    (["blimp", "blimp"], "--benchmarks lists blimp twice; give it once"),
+    (["blimp", "y/blimp.jsonl"], "--benchmarks blimp and y/blimp.jsonl would both be named 'blimp'"),
+])
+def test_benchmark_name_collision_fails_before_the_model_loads(items, message, no_hub, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        _write_pairs(tmp_path / folder / "pairs.jsonl", PAIRS)
+    _write_pairs(tmp_path / "y" / "blimp.jsonl", PAIRS)
+    assert main(["evaluate", "org/model", "--benchmarks", *items]) == 2  # no_hub: the model is never asked for
+    line = _error_line(capsys)
+    assert message in line and "name=" not in line
+
+
 PLUGIN = '''
 from babybias.evaluate import MinimalPairs, register
 register(MinimalPairs(name="{name}", source=r"{source}"))

@@ -122,9 +122,11 @@ def benchmark_from_arg(item: str):
     """A ``--benchmarks`` item as a Benchmark: a registered name, or a minimal-pairs ``.jsonl`` file / folder.
 
     A registered name wins; otherwise an item ending in ``.jsonl``/``.jsonl.gz`` or looking like a
-    path becomes ``MinimalPairs(name=<file stem or folder name>, source=path)`` (it must exist).
+    path becomes ``MinimalPairs(name=<file name without .jsonl/.jsonl.gz, or folder name>, source=path)``
+    (it must exist, and is read once here so that a malformed file fails before the model loads).
     """
     from .evaluate import MinimalPairs, get_benchmark, list_benchmarks, load_minimal_pairs
+    from .evaluate.loaders import pairs_file_stem
 
     if item in list_benchmarks():
         return get_benchmark(item)
@@ -133,8 +135,25 @@ def benchmark_from_arg(item: str):
         if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz")):
             raise CLIError(f"minimal-pairs file {item} must end in .jsonl or .jsonl.gz (one JSON object per line)")
         load_minimal_pairs(path)  # a malformed file fails here, before the model loads
-        return MinimalPairs(name=path.name.split(".")[0] if path.is_file() else path.resolve().name, source=str(path))
+        return MinimalPairs(name=pairs_file_stem(path) if path.is_file() else path.resolve().name, source=str(path))
     return get_benchmark(item)  # raises UnknownBenchmarkError listing the registered names
+
+
+def benchmarks_from_args(items: Sequence[str]) -> list:
+    """Every ``--benchmarks`` item as a Benchmark, refusing two with one name (their scores would collide)."""
+    benchmarks, first = [], {}
+    for item in items:
+        bench = benchmark_from_arg(item)
+        if bench.name in first:
+            other = first[bench.name]
+            if other == item:
+                raise CLIError(f"--benchmarks lists {item} twice; give it once")
+            raise CLIError(f"--benchmarks {other} and {item} would both be named {bench.name!r} (a pairs file is "
+                           f"named after its file name without .jsonl, a folder after the folder); rename or copy "
+                           f"one of them to another name")
+        first[bench.name] = item
+        benchmarks.append(bench)
+    return benchmarks
 
 
 # ---------------------------------------------------------------------------------------- the model
@@ -241,7 +260,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         transformers.utils.logging.disable_progress_bar()
     _load_plugins(args.plugin)
-    benchmarks = [benchmark_from_arg(b) for b in args.benchmarks]  # before the model loads: fail fast
+    benchmarks = benchmarks_from_args(args.benchmarks)  # before the model loads: fail fast
     model_source = local_or_hub(args.model, "model folder")
     tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
     config = _read_config(model_source)
