@@ -256,6 +256,58 @@ def test_malformed_pairs_file_names_file_line_and_field(trained, tmp_path, capsy
     assert f"babybias: error: {bad}, line 2, field 'sentence_bad': missing field" in _error_line(capsys)
 
 
+def _raising(err: BaseException):
+    def func(args):
+        raise err
+    return func
+
+
+def _known_user_errors():
+    from babybias.cli import CLIError
+    from babybias.corpus import CorpusError
+    from babybias.evaluate.loaders import DataFormatError
+    from babybias.evaluate.registry import UnknownBenchmarkError
+
+    return [(CLIError("model folder m has no config.json"), "model folder m has no config.json"),
+            (FileNotFoundError("corpus file c.txt does not exist"), "corpus file c.txt does not exist"),
+            (UnknownBenchmarkError("unknown benchmark 'x'"), "unknown benchmark 'x'"),
+            (DataFormatError("f.jsonl", "missing field", line=2, field="sentence_bad"),
+             "f.jsonl, line 2, field 'sentence_bad': missing field"),
+            (CorpusError("corpus.csv has no 'text' column"), "corpus.csv has no 'text' column"),
+            (ConnectionError("cannot reach the hub"), "ConnectionError: cannot reach the hub")]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_known_user_errors_print_their_message(case, monkeypatch, capsys):
+    import babybias.cli as cli
+
+    err, expected = _known_user_errors()[case]
+    monkeypatch.setattr(cli, "_benchmarks", _raising(err))
+    assert main(["benchmarks"]) == 2
+    assert _error_line(capsys) == f"babybias: error: {expected}"
+
+
+@pytest.mark.parametrize("err, expected", [
+    (KeyError("bias_type"), "KeyError: 'bias_type' (an internal error? rerun with --debug for the traceback)"),
+    (ValueError("too many values to unpack"),
+     "ValueError: too many values to unpack (an internal error? rerun with --debug for the traceback)"),
+    (OSError("org/model is not a local folder"), "OSError: org/model is not a local folder (rerun with --debug for the traceback)"),
+])
+def test_other_errors_name_their_type_and_the_debug_flag(err, expected, monkeypatch, capsys):
+    import babybias.cli as cli
+
+    monkeypatch.setattr(cli, "_benchmarks", _raising(err))
+    assert main(["benchmarks"]) == 2
+    assert _error_line(capsys) == f"babybias: error: {expected}"
+    with pytest.raises(type(err)):
+        main(["benchmarks", "--debug"])
+
+
+def test_bad_sandbox_option_is_a_plain_user_error(no_training, capsys):
+    assert main(["sandbox", "--conditions", "duplication"]) == 2
+    assert _error_line(capsys) == "babybias: error: the duplication control matches CDA's additions: include 'cda' too"
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(SRC))
     return subprocess.run([sys.executable, "-m", "babybias.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)

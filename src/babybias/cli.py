@@ -233,10 +233,13 @@ def _load_tokenizer(source: str | Path, given: bool):
 def _sandbox(args: argparse.Namespace) -> int:
     from .experiment import SandboxConfig, run
 
-    config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
-                           conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
-                           blimp_limit=args.blimp_limit, supplement=args.supplement,
-                           ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
+    try:
+        config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
+                               conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
+                               blimp_limit=args.blimp_limit, supplement=args.supplement,
+                               ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
+    except ValueError as err:  # SandboxConfig checks the options: a bad --recipe / --conditions value
+        raise CLIError(str(err)) from err
     if args.quiet:
         import datasets
         import transformers
@@ -345,14 +348,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(err: BaseException) -> str:
-    """The error's message on one line (KeyError's repr quotes removed)."""
-    text = str(err.args[0]) if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+def _one_line(err: BaseException, plain: bool = True) -> str:
+    """The error's message on one line (a plain KeyError's repr quotes removed)."""
+    text = str(err.args[0]) if plain and isinstance(err, KeyError) and len(err.args) == 1 else str(err)
     text = " ".join(text.split()) or type(err).__name__
     return text if len(text) <= 600 else text[:600] + " ... (--debug shows it all)"
 
 
+# Caught by ``main`` and printed as one line. Only the known user-error types below print their bare
+# message; any other ValueError/KeyError/OSError (possibly a bug) also prints its type and the --debug hint.
 USER_ERRORS: tuple[type[BaseException], ...] = (CLIError, _UsageError, ValueError, KeyError, OSError)
+_PLAIN_ERRORS = (CLIError, _UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+_LIBRARY_USER_ERRORS = (("babybias.evaluate.registry", "UnknownBenchmarkError"),
+                        ("babybias.evaluate.loaders", "DataFormatError"), ("babybias.corpus.core", "CorpusError"))
+
+
+def _is_known_user_error(err: BaseException) -> bool:
+    if isinstance(err, _PLAIN_ERRORS + (ConnectionError,)):
+        return True
+    for module, name in _LIBRARY_USER_ERRORS:  # not imported yet = not raised (and no slow import here)
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(err, cls):
+            return True
+    return False
+
+
+def error_line(err: BaseException) -> str:
+    """The one line ``main`` prints for a caught error (without the ``babybias: error: `` prefix).
+
+    A known user error prints its message (after ``ConnectionError: `` for a connection failure);
+    any other ValueError/KeyError/OSError, whose message alone may say nothing (``'bias_type'``),
+    prints ``TypeName: message`` and how to see the traceback.
+    """
+    if _is_known_user_error(err):
+        prefix = f"{type(err).__name__}: " if isinstance(err, ConnectionError) else ""
+        return prefix + _one_line(err)
+    hint = "rerun with --debug for the traceback"
+    if not isinstance(err, OSError):  # an OSError is usually the environment (e.g. a hub name that does not exist)
+        hint = "an internal error? " + hint
+    return f"{type(err).__name__}: {_one_line(err, plain=False)} ({hint})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,10 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        plain = (CLIError, _UsageError, ValueError, KeyError, FileNotFoundError, PermissionError, IsADirectoryError,
-                 NotADirectoryError)
-        prefix = "" if isinstance(err, plain) else f"{type(err).__name__}: "  # e.g. "ConnectionError: ..."
-        print(f"babybias: error: {prefix}{_one_line(err)}", file=sys.stderr)
+        print(f"babybias: error: {error_line(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         if debug:
