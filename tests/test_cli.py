@@ -178,11 +178,26 @@ def test_load_corpus_path_rule(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda name, split: asked.append(name) or datasets.Dataset.from_dict({"text": ["x"]}))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs").mkdir()
-    for local in ("data/corpus.txt", "./corpus", "runs/corpus", "a/b/c"):
+    for local in ("data/corpus.txt", "./corpus", "./runs/corpus", "runs/a/corpus", "a/b/c"):
         with pytest.raises(FileNotFoundError, match=f"corpus file or folder {local} does not exist"):
             load_corpus(local)
     assert load_corpus("someorg/somecorpus")["text"] == ["x"]  # a hub name still goes to the hub
-    assert asked == ["someorg/somecorpus"]
+    assert load_corpus("runs/corpus")["text"] == ["x"]  # hub-shaped: the hub, even though runs/ exists here
+    assert asked == ["someorg/somecorpus", "runs/corpus"]
+
+
+def test_hub_name_with_a_local_folder_of_the_orgs_name_goes_to_the_hub(no_hub, tmp_path, monkeypatch, capsys):
+    from babybias._paths import local_or_hub
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "babylm").mkdir()
+    assert local_or_hub("babylm/ltgbert-10m-2024", "model folder") == "babylm/ltgbert-10m-2024"
+    with pytest.raises(AssertionError, match="sent to the hub: \\('babylm/ltgbert-10m-2024',\\)"):
+        main(["evaluate", "babylm/ltgbert-10m-2024", "--benchmarks", "blimp"])  # asked the hub, not "does not exist"
+    (tmp_path / "babylm" / "mine").mkdir()
+    assert local_or_hub("babylm/mine", "model folder") == Path("babylm/mine")  # an existing folder stays local
+    with pytest.raises(FileNotFoundError, match="model folder babylm/x/final does not exist"):
+        local_or_hub("babylm/x/final", "model folder")  # deeper paths are local by rule
 
 
 # ----------------------------------------------------------------------------------- 14: limits, steps
