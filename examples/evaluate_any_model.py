@@ -2,7 +2,7 @@
 
     python examples/evaluate_any_model.py                       # tiny random BERT + GPT-2, 50 items per group
     python examples/evaluate_any_model.py --limit all           # the full benchmarks (slow on a CPU)
-    python examples/evaluate_any_model.py --model bert-base-uncased --kind mlm   # any hub model (needs internet)
+    python examples/evaluate_any_model.py --model bert-base-uncased   # any hub model (needs internet), scored as its own kind
     python examples/evaluate_any_model.py --supplement ../shared/data/blimp_supplement \
         --ewok ../shared/data/ewok_filtered_babylm/ewok_filtered.zip --ewok-password ewok
 
@@ -27,19 +27,27 @@ HEADLINE = ["crows_pairs/overall", "crows_pairs/gender", "stereoset/overall/ss",
 
 
 def load_models(args) -> dict[str, tuple]:
+    """name -> (model, tokenizer, kind); kind None lets ``evaluate`` tell it from the model."""
     if args.model:
-        from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-        auto = AutoModelForMaskedLM if args.kind == "mlm" else AutoModelForCausalLM
-        return {args.model: (auto.from_pretrained(args.model), AutoTokenizer.from_pretrained(args.model))}
+        import babybias.models  # noqa: F401  (registers babybias architectures with the Auto classes)
+        from babybias.cli import kind_from_config  # the same rule as `babybias evaluate`
+
+        config = AutoConfig.from_pretrained(args.model)
+        kind, why = (args.kind, "from --kind") if args.kind else kind_from_config(config)
+        print(f"kind: {kind} ({why})", flush=True)
+        auto = AutoModelForMaskedLM if kind == "mlm" else AutoModelForCausalLM
+        return {args.model: (auto.from_pretrained(args.model, config=config), AutoTokenizer.from_pretrained(args.model), kind)}
     wp, bpe = tiny_tokenizer("wordpiece"), tiny_tokenizer("bpe")
-    return {"tiny-bert (random)": (tiny_masked_lm(wp), wp), "tiny-gpt2 (random)": (tiny_causal_lm(bpe), bpe)}
+    return {"tiny-bert (random)": (tiny_masked_lm(wp), wp, None), "tiny-gpt2 (random)": (tiny_causal_lm(bpe), bpe, None)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a hub name or local path; default: two tiny random models")
-    parser.add_argument("--kind", choices=["mlm", "clm"], default="mlm")
+    parser.add_argument("--kind", choices=["mlm", "clm"],
+                        help="with --model: score as a masked or causal LM (default: the model's own kind, from its config)")
     parser.add_argument("--limit", type=limit_arg, default=50, help="items per paradigm/domain/file: an integer >= 1, or 'all'")
     parser.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement .jsonl files")
     parser.add_argument("--ewok", help="EWoK folder, file or password-protected zip")
@@ -53,8 +61,8 @@ def main() -> None:
     if args.ewok:
         benchmarks.append(EWoK(source=args.ewok, password=args.ewok_password))
     table = {}
-    for name, (model, tokenizer) in load_models(args).items():
-        result = evaluate(model, tokenizer, benchmarks, kind=args.kind if args.model else None, limit=args.limit)
+    for name, (model, tokenizer, kind) in load_models(args).items():
+        result = evaluate(model, tokenizer, benchmarks, kind=kind, limit=args.limit)
         table[name] = {k: result.scores.get(k) for k in HEADLINE if k in result.scores}
         if args.out:
             result.to_json(f"{args.out}/{name.split()[0].replace('/', '_')}.json")

@@ -178,11 +178,26 @@ def test_load_corpus_path_rule(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda name, split: asked.append(name) or datasets.Dataset.from_dict({"text": ["x"]}))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs").mkdir()
-    for local in ("data/corpus.txt", "./corpus", "runs/corpus", "a/b/c"):
+    for local in ("data/corpus.txt", "./corpus", "./runs/corpus", "runs/a/corpus", "a/b/c"):
         with pytest.raises(FileNotFoundError, match=f"corpus file or folder {local} does not exist"):
             load_corpus(local)
     assert load_corpus("someorg/somecorpus")["text"] == ["x"]  # a hub name still goes to the hub
-    assert asked == ["someorg/somecorpus"]
+    assert load_corpus("runs/corpus")["text"] == ["x"]  # hub-shaped: the hub, even though runs/ exists here
+    assert asked == ["someorg/somecorpus", "runs/corpus"]
+
+
+def test_hub_name_with_a_local_folder_of_the_orgs_name_goes_to_the_hub(no_hub, tmp_path, monkeypatch, capsys):
+    from babybias._paths import local_or_hub
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "babylm").mkdir()
+    assert local_or_hub("babylm/ltgbert-10m-2024", "model folder") == "babylm/ltgbert-10m-2024"
+    with pytest.raises(AssertionError, match="sent to the hub: \\('babylm/ltgbert-10m-2024',\\)"):
+        main(["evaluate", "babylm/ltgbert-10m-2024", "--benchmarks", "blimp"])  # asked the hub, not "does not exist"
+    (tmp_path / "babylm" / "mine").mkdir()
+    assert local_or_hub("babylm/mine", "model folder") == Path("babylm/mine")  # an existing folder stays local
+    with pytest.raises(FileNotFoundError, match="model folder babylm/x/final does not exist"):
+        local_or_hub("babylm/x/final", "model folder")  # deeper paths are local by rule
 
 
 # ----------------------------------------------------------------------------------- 14: limits, steps
@@ -256,6 +271,58 @@ def test_malformed_pairs_file_names_file_line_and_field(trained, tmp_path, capsy
     assert f"babybias: error: {bad}, line 2, field 'sentence_bad': missing field" in _error_line(capsys)
 
 
+def _raising(err: BaseException):
+    def func(args):
+        raise err
+    return func
+
+
+def _known_user_errors():
+    from babybias.cli import CLIError
+    from babybias.corpus import CorpusError
+    from babybias.evaluate.loaders import DataFormatError
+    from babybias.evaluate.registry import UnknownBenchmarkError
+
+    return [(CLIError("model folder m has no config.json"), "model folder m has no config.json"),
+            (FileNotFoundError("corpus file c.txt does not exist"), "corpus file c.txt does not exist"),
+            (UnknownBenchmarkError("unknown benchmark 'x'"), "unknown benchmark 'x'"),
+            (DataFormatError("f.jsonl", "missing field", line=2, field="sentence_bad"),
+             "f.jsonl, line 2, field 'sentence_bad': missing field"),
+            (CorpusError("corpus.csv has no 'text' column"), "corpus.csv has no 'text' column"),
+            (ConnectionError("cannot reach the hub"), "ConnectionError: cannot reach the hub")]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_known_user_errors_print_their_message(case, monkeypatch, capsys):
+    import babybias.cli as cli
+
+    err, expected = _known_user_errors()[case]
+    monkeypatch.setattr(cli, "_benchmarks", _raising(err))
+    assert main(["benchmarks"]) == 2
+    assert _error_line(capsys) == f"babybias: error: {expected}"
+
+
+@pytest.mark.parametrize("err, expected", [
+    (KeyError("bias_type"), "KeyError: 'bias_type' (an internal error? rerun with --debug for the traceback)"),
+    (ValueError("too many values to unpack"),
+     "ValueError: too many values to unpack (an internal error? rerun with --debug for the traceback)"),
+    (OSError("org/model is not a local folder"), "OSError: org/model is not a local folder (rerun with --debug for the traceback)"),
+])
+def test_other_errors_name_their_type_and_the_debug_flag(err, expected, monkeypatch, capsys):
+    import babybias.cli as cli
+
+    monkeypatch.setattr(cli, "_benchmarks", _raising(err))
+    assert main(["benchmarks"]) == 2
+    assert _error_line(capsys) == f"babybias: error: {expected}"
+    with pytest.raises(type(err)):
+        main(["benchmarks", "--debug"])
+
+
+def test_bad_sandbox_option_is_a_plain_user_error(no_training, capsys):
+    assert main(["sandbox", "--conditions", "duplication"]) == 2
+    assert _error_line(capsys) == "babybias: error: the duplication control matches CDA's additions: include 'cda' too"
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(SRC))
     return subprocess.run([sys.executable, "-m", "babybias.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)
@@ -298,6 +365,31 @@ def test_folder_of_pairs_files(trained, tmp_path, capsys):
     assert "agreement/task/cats" in printed and "agreement/task/pronouns" in printed
 
 
+def test_pairs_files_are_named_by_their_whole_file_name(trained, tmp_path, capsys):
+    result, _ = trained
+    v1 = _write_pairs(tmp_path / "a.v1.jsonl", PAIRS[:2])
+    v2 = _write_pairs(tmp_path / "a.v2.jsonl", PAIRS[2:])
+    assert main(["evaluate", str(result.final_dir), "--benchmarks", str(v1), str(v2)]) == 0
+    printed = capsys.readouterr().out
+    assert "a.v1/overall" in printed and "a.v2/overall" in printed and "a.v1/task/a.v1" in printed
+
+
+@pytest.mark.parametrize("items, message", [
+    (["x/pairs.jsonl", "y/pairs.jsonl"], "--benchmarks x/pairs.jsonl and y/pairs.jsonl would both be named 'pairs'"),
+    (["blimp", "blimp"], "--benchmarks lists blimp twice; give it once"),
+    (["blimp", "y/blimp.jsonl"], "--benchmarks blimp and y/blimp.jsonl would both be named 'blimp'"),
+])
+def test_benchmark_name_collision_fails_before_the_model_loads(items, message, no_hub, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        _write_pairs(tmp_path / folder / "pairs.jsonl", PAIRS)
+    _write_pairs(tmp_path / "y" / "blimp.jsonl", PAIRS)
+    assert main(["evaluate", "org/model", "--benchmarks", *items]) == 2  # no_hub: the model is never asked for
+    line = _error_line(capsys)
+    assert message in line and "name=" not in line
+
+
 PLUGIN = '''
 from babybias.evaluate import MinimalPairs, register
 register(MinimalPairs(name="{name}", source=r"{source}"))
@@ -324,6 +416,21 @@ def test_plugin_registers_benchmarks(as_module, trained, tmp_path, monkeypatch, 
     captured = capsys.readouterr()
     assert "my_agreement/overall" in captured.out and "blimp/overall" in captured.out
     assert f"plugin {spec}: registered my_agreement" in captured.err
+
+
+def test_plugin_package_in_the_current_folder_is_imported(tmp_path, monkeypatch, capsys, clean_registry):
+    """``--plugin mybench`` with a package ``mybench/`` here is a module name, not "a folder"."""
+    pairs = _write_pairs(tmp_path / "pairs.jsonl", PAIRS)
+    package = tmp_path / "mybench_plugin_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(PLUGIN.format(name="my_pkg_agreement", source=pairs))
+    monkeypatch.chdir(tmp_path)
+    assert main(["benchmarks", "--plugin", "mybench_plugin_pkg"]) == 0
+    captured = capsys.readouterr()
+    assert "my_pkg_agreement" in captured.out
+    assert "plugin mybench_plugin_pkg: registered my_pkg_agreement" in captured.err
+    assert main(["benchmarks", "--plugin", "./mybench_plugin_pkg"]) == 2  # written as a path, it is a folder
+    assert "plugin ./mybench_plugin_pkg is a folder" in _error_line(capsys)
 
 
 @pytest.mark.parametrize("spec, message", [

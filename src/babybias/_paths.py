@@ -5,9 +5,11 @@ A string names a **local path** when it exists, or when it cannot be a hub name 
 - starts with ``/``, ``./``, ``../``, ``~`` or ``.`` (or a Windows drive / backslash),
 - has two or more ``/`` (hub names are ``name`` or ``org/name``),
 - ends with a file suffix (``.txt``, ``.jsonl``, ``.gz``, ``.json``, ``.csv``, ...), or
-- has a first component that is an existing local folder (``runs/final`` when ``runs/`` exists).
+- is not shaped like a hub name (letters, digits, ``_ . -``).
 
-Anything else (``gpt2``, ``org/name``) is left to the hub. A local path that does not exist
+Anything else (``gpt2``, ``org/name``) that does not exist here is left to the hub, even when a
+folder ``org/`` exists here (``babylm/ltgbert-10m-2024`` with a local ``babylm/`` is still the hub
+model): write ``./org/name`` for a local path of that shape. A local path that does not exist
 raises :class:`FileNotFoundError` at once instead of a slow hub lookup that fails later.
 """
 
@@ -32,10 +34,7 @@ def looks_local(name: str | os.PathLike) -> bool:
         return True
     if name.count("/") >= 2 or name.lower().endswith(FILE_SUFFIXES):
         return True
-    if not _HUB_NAME.match(name) or ".." in name:
-        return True
-    first = name.split("/")[0]
-    return "/" in name and Path(first).is_dir()
+    return not _HUB_NAME.match(name) or ".." in name  # a hub-shaped name goes to the hub, even if org/ exists here
 
 
 def require_local(name: str | os.PathLike, what: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,16 +63,23 @@ def limit_arg(text: str) -> int | None:
 # ------------------------------------------------------------------------------------------ plugins
 
 
+def _is_plugin_file(spec: str) -> bool:
+    """A ``--plugin`` value names a file (not a module) when it ends in ``.py`` or contains a path separator."""
+    return spec.endswith(".py") or any(sep in spec for sep in {"/", "\\", os.sep, os.altsep or "/"})
+
+
 def load_plugin(spec: str) -> list[str]:
     """Import a plugin (a module name, or a ``.py`` file path) whose import registers benchmarks.
 
-    Returns the benchmark names it added. A module name is looked up on ``sys.path`` and then in
-    the current folder; a missing module or file raises :class:`CLIError`.
+    Returns the benchmark names it added. ``spec`` is a file when it ends in ``.py`` or contains a
+    path separator; anything else is a module name (``mybench``, ``pkg.mod``), imported with
+    ``sys.path`` and then the current folder searched, even when a folder ``mybench/`` exists here
+    (a package is such a folder). A missing module or file raises :class:`CLIError`.
     """
     from .evaluate import list_benchmarks
 
     before = set(list_benchmarks())
-    if spec.endswith(".py") or looks_local(spec):
+    if _is_plugin_file(spec):
         path = require_local(spec, "plugin file")
         if path.is_dir():
             raise CLIError(f"plugin {spec} is a folder; give a module name or a .py file")
@@ -114,9 +122,11 @@ def benchmark_from_arg(item: str):
     """A ``--benchmarks`` item as a Benchmark: a registered name, or a minimal-pairs ``.jsonl`` file / folder.
 
     A registered name wins; otherwise an item ending in ``.jsonl``/``.jsonl.gz`` or looking like a
-    path becomes ``MinimalPairs(name=<file stem or folder name>, source=path)`` (it must exist).
+    path becomes ``MinimalPairs(name=<file name without .jsonl/.jsonl.gz, or folder name>, source=path)``
+    (it must exist, and is read once here so that a malformed file fails before the model loads).
     """
     from .evaluate import MinimalPairs, get_benchmark, list_benchmarks, load_minimal_pairs
+    from .evaluate.loaders import pairs_file_stem
 
     if item in list_benchmarks():
         return get_benchmark(item)
@@ -125,8 +135,25 @@ def benchmark_from_arg(item: str):
         if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz")):
             raise CLIError(f"minimal-pairs file {item} must end in .jsonl or .jsonl.gz (one JSON object per line)")
         load_minimal_pairs(path)  # a malformed file fails here, before the model loads
-        return MinimalPairs(name=path.name.split(".")[0] if path.is_file() else path.resolve().name, source=str(path))
+        return MinimalPairs(name=pairs_file_stem(path) if path.is_file() else path.resolve().name, source=str(path))
     return get_benchmark(item)  # raises UnknownBenchmarkError listing the registered names
+
+
+def benchmarks_from_args(items: Sequence[str]) -> list:
+    """Every ``--benchmarks`` item as a Benchmark, refusing two with one name (their scores would collide)."""
+    benchmarks, first = [], {}
+    for item in items:
+        bench = benchmark_from_arg(item)
+        if bench.name in first:
+            other = first[bench.name]
+            if other == item:
+                raise CLIError(f"--benchmarks lists {item} twice; give it once")
+            raise CLIError(f"--benchmarks {other} and {item} would both be named {bench.name!r} (a pairs file is "
+                           f"named after its file name without .jsonl, a folder after the folder); rename or copy "
+                           f"one of them to another name")
+        first[bench.name] = item
+        benchmarks.append(bench)
+    return benchmarks
 
 
 # ---------------------------------------------------------------------------------------- the model
@@ -206,10 +233,13 @@ def _load_tokenizer(source: str | Path, given: bool):
 def _sandbox(args: argparse.Namespace) -> int:
     from .experiment import SandboxConfig, run
 
-    config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
-                           conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
-                           blimp_limit=args.blimp_limit, supplement=args.supplement,
-                           ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
+    try:
+        config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
+                               conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
+                               blimp_limit=args.blimp_limit, supplement=args.supplement,
+                               ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
+    except ValueError as err:  # SandboxConfig checks the options: a bad --recipe / --conditions value
+        raise CLIError(str(err)) from err
     if args.quiet:
         import datasets
         import transformers
@@ -233,7 +263,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         transformers.utils.logging.disable_progress_bar()
     _load_plugins(args.plugin)
-    benchmarks = [benchmark_from_arg(b) for b in args.benchmarks]  # before the model loads: fail fast
+    benchmarks = benchmarks_from_args(args.benchmarks)  # before the model loads: fail fast
     model_source = local_or_hub(args.model, "model folder")
     tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
     config = _read_config(model_source)
@@ -318,14 +348,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(err: BaseException) -> str:
-    """The error's message on one line (KeyError's repr quotes removed)."""
-    text = str(err.args[0]) if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+def _one_line(err: BaseException, plain: bool = True) -> str:
+    """The error's message on one line (a plain KeyError's repr quotes removed)."""
+    text = str(err.args[0]) if plain and isinstance(err, KeyError) and len(err.args) == 1 else str(err)
     text = " ".join(text.split()) or type(err).__name__
     return text if len(text) <= 600 else text[:600] + " ... (--debug shows it all)"
 
 
+# Caught by ``main`` and printed as one line. Only the known user-error types below print their bare
+# message; any other ValueError/KeyError/OSError (possibly a bug) also prints its type and the --debug hint.
 USER_ERRORS: tuple[type[BaseException], ...] = (CLIError, _UsageError, ValueError, KeyError, OSError)
+_PLAIN_ERRORS = (CLIError, _UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+_LIBRARY_USER_ERRORS = (("babybias.evaluate.registry", "UnknownBenchmarkError"),
+                        ("babybias.evaluate.loaders", "DataFormatError"), ("babybias.corpus.core", "CorpusError"))
+
+
+def _is_known_user_error(err: BaseException) -> bool:
+    if isinstance(err, _PLAIN_ERRORS + (ConnectionError,)):
+        return True
+    for module, name in _LIBRARY_USER_ERRORS:  # not imported yet = not raised (and no slow import here)
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(err, cls):
+            return True
+    return False
+
+
+def error_line(err: BaseException) -> str:
+    """The one line ``main`` prints for a caught error (without the ``babybias: error: `` prefix).
+
+    A known user error prints its message (after ``ConnectionError: `` for a connection failure);
+    any other ValueError/KeyError/OSError, whose message alone may say nothing (``'bias_type'``),
+    prints ``TypeName: message`` and how to see the traceback.
+    """
+    if _is_known_user_error(err):
+        prefix = f"{type(err).__name__}: " if isinstance(err, ConnectionError) else ""
+        return prefix + _one_line(err)
+    hint = "rerun with --debug for the traceback"
+    if not isinstance(err, OSError):  # an OSError is usually the environment (e.g. a hub name that does not exist)
+        hint = "an internal error? " + hint
+    return f"{type(err).__name__}: {_one_line(err, plain=False)} ({hint})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -338,10 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        plain = (CLIError, _UsageError, ValueError, KeyError, FileNotFoundError, PermissionError, IsADirectoryError,
-                 NotADirectoryError)
-        prefix = "" if isinstance(err, plain) else f"{type(err).__name__}: "  # e.g. "ConnectionError: ..."
-        print(f"babybias: error: {prefix}{_one_line(err)}", file=sys.stderr)
+        print(f"babybias: error: {error_line(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         if debug:

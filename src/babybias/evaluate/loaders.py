@@ -326,10 +326,19 @@ def _blimp_from_hub(name: str, paradigms: list[str]) -> list[dict]:
     return rows
 
 
+def pairs_file_stem(path: PathLike) -> str:
+    """A minimal-pairs file's task name: its file name without ``.jsonl.gz`` / ``.jsonl`` (``a.v1.jsonl`` → ``a.v1``)."""
+    name = Path(path).name
+    for suffix in (".jsonl.gz", ".jsonl"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name.split(".")[0]
+
+
 def _minimal_pair_files(folder: Path) -> dict[str, Path]:
     if folder.is_file():
-        return {folder.name.split(".")[0]: folder}
-    files = {p.name.split(".")[0]: p for p in sorted(folder.iterdir()) if p.name.endswith((".jsonl", ".jsonl.gz"))}
+        return {pairs_file_stem(folder): folder}
+    files = {pairs_file_stem(p): p for p in sorted(folder.iterdir()) if p.name.endswith((".jsonl", ".jsonl.gz"))}
     if not files:
         raise FileNotFoundError(f"{folder}: no *.jsonl or *.jsonl.gz files")
     return files
