@@ -1,14 +1,15 @@
 """Bias dynamics: train a tiny model, sweep its checkpoints, and correlate bias with ability.
 
-    python examples/bias_dynamics.py                        # ~2-3 min on 2 CPU cores
-    python examples/bias_dynamics.py --steps 2000 --save-every 100 --limit 50 --out runs/dynamics
+    python examples/bias_dynamics.py                        # ~1.5 min on a shared 2-core CPU
+    python examples/bias_dynamics.py --steps 2000 --save-every 100 --limit 100 --threads 0 --out runs/dynamics
 
 1. trains the ``tiny`` GPT-BERT recipe on the shipped corpus, with an ``EvaluationCallback`` that
    tracks the gender log-odds during training (``metrics.jsonl``, ``callback.png``);
    every ``--save-every`` steps a checkpoint is kept (``keep_last`` is set so none is deleted);
 2. sweeps every checkpoint (``babybias.analysis.sweep``) on the bias benchmarks of the ``sandbox``
    composite (CrowS-Pairs, StereoSet, WinoBias), BLiMP and ``gender_log_odds`` (``sweep.jsonl``;
-   re-running evaluates nothing new), and plots the trajectories (``trajectories.png``);
+   re-running evaluates nothing new), and plots the trajectories (``trajectories.png``: percent scores;
+   ``trajectories_gender.png``: WinoBias gap and gender log-odds);
 3. computes the composite's bias and ability per checkpoint (``--composite``, default ``sandbox``;
    the BLiMP supplement and EWoK are not shipped, so ability is BLiMP alone) and correlates them
    across checkpoints (``correlate``: coefficient, p-value, bootstrap interval over checkpoints),
@@ -27,6 +28,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from babybias.analysis import composite_table, correlate, find_checkpoints, plot_correlation, plot_trajectories_by_seed, sweep
 from babybias.evaluate import BLiMP, CrowsPairs, StereoSet, WinoBias
@@ -35,7 +37,8 @@ from babybias.models import train_tokenizer
 from babybias.train import EvaluationCallback, get_recipe, plot_trajectories, train
 
 GENDER = "gender_log_odds/templates/mean_log_odds"
-TRAJECTORIES = ["crows_pairs/overall", "stereoset/overall/ss", "winobias/gap", "blimp/overall", GENDER]
+PERCENT = ["crows_pairs/overall", "stereoset/overall/ss", "blimp/overall"]      # reference line at 50 %
+SIGNED = ["winobias/gap", GENDER, "gender_log_odds/winobias/mean_log_odds"]     # reference line at 0
 
 
 def distinguishable(r) -> str:
@@ -51,14 +54,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=300, help="training steps (default 300; the sandbox uses 2000)")
     ap.add_argument("--save-every", type=int, default=30, help="checkpoint (and callback) interval in steps")
-    ap.add_argument("--limit", type=int, default=10, help="items per benchmark group in the sweep and callback "
+    ap.add_argument("--limit", type=int, default=20, help="items per benchmark group in the sweep and callback "
                     "(BLiMP: pairs per paradigm; bias benchmarks: first N items)")
     ap.add_argument("--composite", default="sandbox", help="named composite (babybias.analysis.get_composite)")
     ap.add_argument("--method", default="spearman", choices=["pearson", "spearman"])
     ap.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples for the correlation")
     ap.add_argument("--seed", type=int, default=0, help="training seed")
     ap.add_argument("--out", default="bias_dynamics_out", help="output folder")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: on a 2-core machine shared "
+                    "with other processes, 1 thread ran the defaults in ~1 min and torch's default in ~5; 0 = torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     run_dir = out / "run"
     t0 = time.perf_counter()
@@ -86,9 +93,10 @@ def main() -> None:
     benchmarks = [CrowsPairs(), StereoSet(), WinoBias(), BLiMP(name="blimp", subset="babylm_filtered"), "gender_log_odds"]
     frame = sweep({"tiny": run_dir}, benchmarks, out / "sweep.jsonl", limit=args.limit)
     frame.to_csv(out / "sweep.csv", index=False)
-    plot_trajectories_by_seed(frame, TRAJECTORIES, out / "trajectories.png")
-    print(f"[2] swept {len(checkpoints)} checkpoints x {len(benchmarks)} benchmarks (limit={args.limit}) "
-          f"in {time.perf_counter() - t1:.0f} s -> {out / 'sweep.jsonl'}, {out / 'trajectories.png'}")
+    plot_trajectories_by_seed(frame, PERCENT, out / "trajectories.png", reference=50.0)
+    plot_trajectories_by_seed(frame, SIGNED, out / "trajectories_gender.png", reference=0.0)
+    print(f"[2] swept {len(checkpoints)} checkpoints x {len(benchmarks)} benchmarks (limit={args.limit}) in "
+          f"{time.perf_counter() - t1:.0f} s -> {out / 'sweep.jsonl'}, trajectories.png, trajectories_gender.png")
 
     # 3. composite per checkpoint, and the bias-ability correlation across checkpoints -------------
     table = composite_table(frame, [args.composite])
