@@ -105,7 +105,7 @@ def main() -> None:
         print(f"{name:<12} {'kurita':<10} {ci.n:>5} {ci.estimate:>14.4f} {f'[{ci.low:.4f}, {ci.high:.4f}]':>20}")
 
     print(f"\npaired difference (condition − baseline) of the mean, same items; interval over items, one seed")
-    print("{'comparison':<24} {'items':<10} {'n':>5} {'difference':>11} {'95 % CI':>20} {'p (perm.)':>10} {'excludes 0':>10}")
+    print(f"{'comparison':<24} {'items':<10} {'n':>5} {'difference':>11} {'95 % CI':>20} {'p (perm.)':>10} {'excludes 0':>10}")
     for name in [n for n in rows if n != "baseline"]:
         pairs = [(sub, base["log_odds"].to_numpy()[m], rows[name]["log_odds"].to_numpy()[m]) for sub, m in subsets.items()]
         pairs.append(("kurita", kb[kcol].to_numpy(), kurita[name][kcol].to_numpy()))

@@ -101,6 +101,29 @@ def test_sweep_skips_finished_and_resumes(runs, tmp_path, monkeypatch):
     assert all(json.loads(line) for line in out.read_text().splitlines())
 
 
+def test_same_name_other_options_is_evaluated_again(runs, tmp_path, monkeypatch):
+    """A result is reused only for the same benchmark configuration, not merely the same name."""
+    from babybias.evaluate import CrowsPairs
+
+    out, spec = tmp_path / "sweep.jsonl", {"tiny": runs[:1]}
+    calls = Counting()
+    monkeypatch.setattr(sweep_module, "evaluate", calls)
+    first = sweep(spec, [CrowsPairs(metric="nangia")], out, limit=2, kind="mlm")
+    sweep(spec, [CrowsPairs(metric="nangia")], out, limit=2, kind="mlm")
+    assert len(calls.calls) == 3  # 3 checkpoints once; the repeat reused them
+    second = sweep(spec, [CrowsPairs(metric="bias_bench")], out, limit=2, kind="mlm")
+    assert len(calls.calls) == 6  # same name, other metric: evaluated again, and only its own rows returned
+    assert len(second) == len(first)  # the nangia rows in the file are not returned with the bias_bench ones
+
+
+def test_seed_bands_warn_when_x_is_missing():
+    frame = pd.DataFrame({"run": ["r"] * 3, "seed": [0, 1, 2], "step": [1, 1, 1], "tokens_seen": [10.0, 10.0, float("nan")],
+                          "checkpoint": ["final"] * 3, "benchmark": ["b"] * 3, "metric": ["m"] * 3, "value": [1.0, 2.0, 3.0]})
+    with pytest.warns(UserWarning, match="no tokens_seen"):
+        bands = seed_bands(frame, "b/m", x="tokens_seen")
+    assert bands["n"].tolist() == [2]
+
+
 def test_sweep_matches_a_direct_evaluation(runs, tmp_path):
     from babybias.evaluate import evaluate
     from babybias.models import GptBertForCausalLM
@@ -148,4 +171,4 @@ def test_seed_bands_by_hand():
 
 
 def test_read_results_of_missing_file(tmp_path):
-    assert list(read_results(tmp_path / "none.jsonl").columns) == COLUMNS + ["limit"]
+    assert list(read_results(tmp_path / "none.jsonl").columns) == COLUMNS + ["limit", "config_hash"]

@@ -2,7 +2,7 @@
 
 ``sweep(runs, benchmarks, out_path)`` evaluates each checkpoint of each run on each benchmark and
 appends one JSON line per (checkpoint, benchmark) to ``out_path`` (written in one ``write`` and
-``fsync``-ed); a (run, seed, checkpoint, benchmark, limit) already in the file is skipped, so a
+``fsync``-ed); a (run, seed, checkpoint, benchmark, limit, options) already in the file is skipped, so a
 killed sweep resumes where it stopped and a finished one evaluates nothing. A line cut short by a
 kill is dropped (and the file rewritten without it) before anything is appended.
 
@@ -24,6 +24,7 @@ be computed (an ``epochs`` recipe with a schedule that needs the total, run unfi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -165,7 +166,7 @@ def _load_tokenizer(checkpoint: Checkpoint, run_dir: Path | None):
 
 
 def read_results(out_path: str | os.PathLike, repair: bool = False) -> pd.DataFrame:
-    """The tidy frame of a sweep results file (columns :data:`COLUMNS` + ``limit``); a line cut short by a
+    """The tidy frame of a sweep results file (columns :data:`COLUMNS` + ``limit``, ``config_hash``); a line cut short by a
     kill is skipped (and, with ``repair``, the file is rewritten without it)."""
     out_path = Path(out_path)
     records, good, bad = [], [], False
@@ -184,8 +185,9 @@ def read_results(out_path: str | os.PathLike, repair: bool = False) -> pd.DataFr
             atomic_write_text(out_path, "".join(line + "\n" for line in good))
     rows = [{"run": r["run"], "seed": r["seed"], "step": r["step"], "tokens_seen": r["tokens_seen"],
              "checkpoint": r["checkpoint"], "benchmark": r["benchmark"], "metric": metric, "value": value,
-             "limit": r.get("limit")} for r in records for metric, value in r["scores"].items()]
-    frame = pd.DataFrame(rows, columns=COLUMNS + ["limit"])
+             "limit": r.get("limit"), "config_hash": r.get("config_hash")}
+            for r in records for metric, value in r["scores"].items()]
+    frame = pd.DataFrame(rows, columns=COLUMNS + ["limit", "config_hash"])
     for col in ("step", "tokens_seen", "value"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
@@ -193,8 +195,16 @@ def read_results(out_path: str | os.PathLike, repair: bool = False) -> pd.DataFr
 
 def _done(out_path: Path) -> set[tuple]:
     frame = read_results(out_path, repair=True)
-    return {(r.run, _none(r.seed), r.checkpoint, r.benchmark, _none(r.limit))
-            for r in frame[["run", "seed", "checkpoint", "benchmark", "limit"]].drop_duplicates().itertuples()}
+    return {(r.run, _none(r.seed), r.checkpoint, r.benchmark, _none(r.limit), r.config_hash)
+            for r in frame[["run", "seed", "checkpoint", "benchmark", "limit", "config_hash"]].drop_duplicates().itertuples()}
+
+
+def config_hash(benchmark, evaluate_kwargs: Mapping[str, Any]) -> str:
+    """A short hash of a benchmark's options and the scoring options, so a result is reused only for the same
+    configuration (the same name with another ``subset``, ``pll`` or ``metric`` is evaluated again)."""
+    text = json.dumps({"benchmark": benchmark.config(), "evaluate": {k: repr(v) for k, v in evaluate_kwargs.items()}},
+                      sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _none(value):
@@ -227,7 +237,8 @@ def sweep(
     ``revision``; a folder named ``step_N`` gets step N, otherwise its position). ``tokenizer`` is one
     tokenizer for all, a mapping run name → tokenizer, or None (the run's ``tokenizer/``, else the
     model folder's own). Results go to ``out_path`` (JSONL); what is there already is not evaluated
-    again (same run, seed, checkpoint, benchmark name and ``limit``). ``evaluate_kwargs`` go to
+    again (same run, seed, checkpoint, benchmark name, ``limit`` and :func:`config_hash` of the
+    benchmark's options and the scoring options). ``evaluate_kwargs`` go to
     :func:`babybias.evaluate.evaluate` (``batch_size``, ``device``, ``pll``...).
     """
     limit = check_limit(limit)
@@ -236,10 +247,11 @@ def sweep(
     names = [b.name for b in resolved]
     plan = {run: _expand(run, source) for run, source in runs.items()}
     done = _done(out_path)
+    hashes = {b.name: config_hash(b, {"kind": kind, **evaluate_kwargs}) for b in resolved}
     tokenizers: dict = {}  # each run's tokenizer/ is loaded once
     for run, checkpoints in plan.items():
         for checkpoint, run_dir in checkpoints:
-            todo = [b for b in resolved if (run, checkpoint.seed, checkpoint.key, b.name, limit) not in done]
+            todo = [b for b in resolved if (run, checkpoint.seed, checkpoint.key, b.name, limit, hashes[b.name]) not in done]
             if not todo:
                 continue
             tok = tokenizer.get(run) if isinstance(tokenizer, Mapping) else tokenizer
@@ -252,15 +264,15 @@ def sweep(
             result = evaluate(model, tok, todo, kind=kind, limit=limit, progress=progress, **evaluate_kwargs)
             head = {"run": run, "seed": checkpoint.seed, "step": checkpoint.step, "tokens_seen": checkpoint.tokens_seen,
                     "checkpoint": checkpoint.key, "limit": limit}
-            lines = [json.dumps(head | {"benchmark": name, "scores": res.scores}, allow_nan=True) + "\n"
+            lines = [json.dumps(head | {"benchmark": name, "config_hash": hashes[name], "scores": res.scores}, allow_nan=True) + "\n"
                      for name, res in result.benchmarks.items()]
             _append(out_path, lines)  # one write per checkpoint
-            done |= {(run, checkpoint.seed, checkpoint.key, name, limit) for name in result.benchmarks}
+            done |= {(run, checkpoint.seed, checkpoint.key, name, limit, hashes[name]) for name in result.benchmarks}
             del model
     frame = read_results(out_path)
     wanted = {(run, c.seed, c.key) for run, cs in plan.items() for c, _ in cs}
     keep = pd.Series([(r.run, _none(r.seed), r.checkpoint) in wanted and r.benchmark in names and _none(r.limit) == limit
-                      for r in frame.itertuples()], index=frame.index, dtype=bool)
+                      and r.config_hash == hashes[r.benchmark] for r in frame.itertuples()], index=frame.index, dtype=bool)
     return frame[keep][COLUMNS].reset_index(drop=True)
 
 
@@ -277,6 +289,10 @@ def seed_bands(frame: pd.DataFrame, metric: str, *, x: str = "step", band: str =
     part = frame[frame["benchmark"] + "/" + frame["metric"] == metric]
     if part.empty:
         raise KeyError(f"the frame has no metric {metric!r}")
+    if part[x].isna().any():
+        lost = part[part[x].isna()][["run", "seed", "checkpoint"]].drop_duplicates()
+        warnings.warn(f"{len(lost)} checkpoint(s) have no {x} and are left out of the bands "
+                      f"(e.g. run {lost.iloc[0]['run']!r}, seed {lost.iloc[0]['seed']}, {lost.iloc[0]['checkpoint']})", stacklevel=2)
     part = part.assign(_final=part["checkpoint"] == "final").sort_values("_final", kind="stable")
     part = part.drop_duplicates(["run", "seed", x], keep="last")
     g = part.groupby(["run", x])["value"]
@@ -295,13 +311,11 @@ def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path:
     """One panel per metric (``"<benchmark>/<metric>"``), one line per run: the mean over seeds at each ``x``
     (``step`` or ``tokens_seen``) with the band of :func:`seed_bands` (``"minmax"``: min to max over seeds;
     ``"t95"``: a 95 % t-interval of the mean). Returns the figure; writes ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, the backend is left alone
 
     metrics = list(metrics)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(metrics), 3.4))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         bands = seed_bands(frame, metric, x=x, band=band)
         for run, grp in bands.groupby("run", sort=True):
@@ -315,5 +329,4 @@ def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path:
     axes[0][0].set_ylabel(f"score (%), band: {'min–max' if band == 'minmax' else '95% t-interval'} over seeds")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return fig
