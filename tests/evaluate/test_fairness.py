@@ -119,17 +119,98 @@ def test_gender_log_odds_hand_derived(kind, winobias_dir):
     res = evaluate(model, tok, [get_benchmark("gender_log_odds", source=winobias_dir)], progress=False)
     s = res.benchmarks["gender_log_odds"].scores
     rows = res.benchmarks["gender_log_odds"].rows
-    he_she, him_her, his_her = math.log(3 / 2), math.log(2 / 1), math.log(4 / 1)  # written "her": max(him, his) vs her
+    he_she, him_her = math.log(3 / 2), math.log(2 / 1)  # written "her": its twin's "him" vs her
     wb = rows[rows["source"] == "winobias"]
-    np.testing.assert_allclose(wb["log_odds"], [he_she, he_she, him_her, his_her])
-    assert s["winobias/mean_log_odds"] == pytest.approx((2 * he_she + him_her + his_her) / 4)
+    np.testing.assert_allclose(wb["log_odds"], [he_she, he_she, him_her, him_her])
+    assert wb["counterpart_rule"].tolist() == ["unique", "unique", "unique", "twin"]
+    assert s["winobias/mean_log_odds"] == pytest.approx((2 * he_she + 2 * him_her) / 4)
     assert s["winobias/male_share"] == 100.0
-    assert s["winobias/male_occupations/mean_log_odds"] == pytest.approx((he_she + him_her + his_her) / 3)
+    assert s["winobias/male_occupations/mean_log_odds"] == pytest.approx((he_she + 2 * him_her) / 3)
     assert s["winobias/female_occupations/mean_log_odds"] == pytest.approx(he_she)
-    assert s["winobias/stereotype_gap"] == pytest.approx((he_she + him_her + his_her) / 3 - he_she)
+    assert s["winobias/stereotype_gap"] == pytest.approx((he_she + 2 * him_her) / 3 - he_she)
     assert len(rows[rows["source"] == "templates"]) == 2 * 4  # 2 occupations × 4 templates
     assert s["templates/mean_log_odds"] == pytest.approx(he_she) and s["templates/male_share"] == 100.0
     assert s["templates/stereotype_gap"] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["mlm", "clm"])
+def test_gender_log_odds_her_counterpart_from_twin(kind, tmp_path):
+    """A written "her" is compared with the pronoun its pro/anti twin has at the same slot; the
+    max(him, his) rule is only the fallback when the twin's slot differs."""
+    type2 = {  # line: (pro, anti)
+        1: ("The nurse met [the doctor] and thanked [him] .", "The nurse met [the doctor] and thanked [her] ."),
+        2: ("[The doctor] met the nurse and thanked [his] nurse .", "[The nurse] met the doctor and thanked [her] doctor ."),
+        3: ("The nurse met [the doctor] and thanked [his] nurse .", "The nurse met [the doctor] and thanked [her] nurse ."),
+    }
+    for split in ("dev", "test"):
+        (tmp_path / f"pro_stereotyped_type1.txt.{split}").write_text("1 [The doctor] met the nurse because [he] was late .\n")
+        (tmp_path / f"anti_stereotyped_type1.txt.{split}").write_text("1 [The nurse] met the doctor because [she] was late .\n")
+        for i, stereo in enumerate(("pro", "anti")):
+            (tmp_path / f"{stereo}_stereotyped_type2.txt.{split}").write_text("".join(f"{n} {p[i]}\n" for n, p in type2.items()))
+    (tmp_path / "male_occupations.txt").write_text("doctor\n")
+    (tmp_path / "female_occupations.txt").write_text("nurse\n")
+    model, tok = fixture_model(kind)
+    res = evaluate(model, tok, [get_benchmark("gender_log_odds", source=tmp_path)], progress=False)
+    wb = res.benchmarks["gender_log_odds"].rows.query("source == 'winobias'")
+    he_she, him_her, his_her = math.log(3 / 2), math.log(2 / 1), math.log(4 / 1)
+    # type1 pro/anti; type2 pro lines 1-3 (him, his, his); type2 anti lines 1-3 (her ↔ twin him; twin's
+    # slot differs ("The doctor met the nurse …" vs "The nurse met the doctor …"): max(him, his); her ↔ twin his)
+    np.testing.assert_allclose(wb["log_odds"], [he_she, he_she, him_her, his_her, his_her, him_her, his_her, his_her])
+    assert wb["counterpart_rule"].tolist() == ["unique"] * 5 + ["twin", "max", "twin"]
+
+
+@pytest.fixture(scope="module")
+def bpe_mask_tok():
+    """A GPT-BERT-style byte-level BPE tokenizer with a mask token (``train_tokenizer(kind="bpe")``)."""
+    from babybias.models import train_tokenizer
+    from babybias.evaluate.loaders import load_winobias
+
+    texts = [r["sentence"] for r in load_winobias("all")] + ["he is a doctor .", "she is a nurse ."]
+    return train_tokenizer(texts, vocab_size=300, kind="bpe")
+
+
+def _captured_slot_queries(tok, bench, source):
+    """Run ``bench`` on a masked-LM scorer whose ``slot_candidates`` records its sequences and slots."""
+    model, _ = fixture_model("mlm")  # never called
+    scorer = make_scorer(model, tok, kind="mlm", progress=False)
+    seen = {}
+
+    def capture(seqs, slots, cands, desc=None):
+        seen["seqs"], seen["slots"] = [list(x) for x in seqs], list(slots)
+        k = np.asarray(cands).shape[-1]
+        return np.zeros((len(seqs), k)), np.ones((len(seqs), k), dtype=np.int64)
+
+    scorer.slot_candidates = capture
+    get_benchmark(bench, source=source).evaluate(scorer)
+    return seen["seqs"], seen["slots"]
+
+
+def test_kurita_bpe_prior_masks_every_attribute_token(bpe_mask_tok, winobias_dir):
+    tok = bpe_mask_tok
+    seqs, slots = _captured_slot_queries(tok, "kurita", winobias_dir)
+    n = len(seqs) // 2
+    for a, tgt, prior, slot in zip(["doctor", "nurse"], seqs[:n], seqs[n:], slots[:n]):
+        real = tok("he is a " + a)["input_ids"]  # <s> Ġhe Ġis Ġa <A's tokens>
+        attr = tok(a, add_special_tokens=False)["input_ids"]  # the normaliser prepends the space: "Ġ…"
+        assert len(attr) >= 2 and real[-len(attr):] == attr  # the attribute is split; its first token is "Ġ…"
+        assert slot == 1 and tgt == real[:1] + [tok.mask_token_id] + real[2:]
+        assert prior == real[:1] + [tok.mask_token_id] + real[2:-len(attr)] + [tok.mask_token_id] * len(attr)
+
+
+def test_masked_slot_keeps_the_real_sentence_tokens_bpe(bpe_mask_tok, winobias_dir):
+    tok = bpe_mask_tok
+    lone_space = tok.convert_tokens_to_ids("Ġ")
+    seqs, slots = _captured_slot_queries(tok, "gender_log_odds", winobias_dir)
+    # the real sentences with the slot's first candidate (the male form) in place; the last is the first template
+    filled = [("The doctor met the nurse because he was late .", "he"), ("The nurse met the doctor because he was late .", "he"),
+              ("The nurse met the doctor and thanked him .", "him"), ("The nurse met the doctor and thanked him .", "him"),
+              ("The doctor said that he would be late.", "he")]
+    for seq, slot, (text, word) in zip(seqs, slots, filled):
+        real = tok(text)["input_ids"]
+        n = len(real) - len(seq) + 1  # the pronoun's tokens, replaced by one mask
+        assert seq == real[:slot] + [tok.mask_token_id] + real[slot + n:]
+        assert tok.decode(real[slot:slot + n]).strip() == word
+        assert seq.count(lone_space) <= real.count(lone_space)  # no lone "Ġ" added beside the mask
 
 
 @pytest.mark.parametrize("kind", ["mlm", "clm"])

@@ -79,7 +79,6 @@ def _first_token(scorer: LMScorer, before: str, word: str) -> tuple[int, int, in
 def _slot_queries(scorer: LMScorer, items: Sequence[tuple[str, str, Sequence[str]]]):
     """For ``(before, after, words)`` items: id sequences, slots, candidate ids ``(n, k)``, multi-token flags."""
     seqs, slots, cands, multi = [], [], [], []
-    mask = getattr(scorer.tokenizer, "mask_token", None)
     for before, after, words in items:
         firsts = [_first_token(scorer, before, w) for w in words]
         cands.append([f[1] for f in firsts])
@@ -89,13 +88,27 @@ def _slot_queries(scorer: LMScorer, items: Sequence[tuple[str, str, Sequence[str
             seqs.append(scorer.encode([before + words[0]])[0].input_ids)
             slots.append(slot)
         else:
-            enc = scorer.encode([before + mask + after])[0]
-            hits = [i for i, t in enumerate(enc.input_ids) if t == scorer.tokenizer.mask_token_id]
-            if len(hits) != 1:
-                raise ValueError(f"expected one mask token in {enc.text!r}, found {len(hits)}")
-            seqs.append(enc.input_ids)
-            slots.append(hits[0])
+            ids, slot, _ = _masked_word(scorer, before, words[0], after)
+            seqs.append(ids)
+            slots.append(slot)
     return seqs, slots, np.array(cands, dtype=np.int64), np.array(multi, dtype=bool)
+
+
+def _masked_word(scorer: LMScorer, before: str, word: str, after: str):
+    """``(ids, slot, enc)``: ``before + word + after`` encoded, the word's tokens replaced by one mask id.
+
+    The real sentence is encoded (not the mask *string* in the text), so every context token is
+    the one the model sees in the sentence: with byte-level BPE the spaces beside a written mask
+    would become lone "Ġ" tokens. The word's span starts at the end of ``before`` without its
+    trailing space (a BPE token carries the space before its word), as in :func:`_first_token`.
+    """
+    mask_id = scorer.tokenizer.mask_token_id
+    enc = scorer.encode([before + word + after])[0]
+    pos = enc.positions(start_char=len(before.rstrip()), end_char=len(before) + len(word))
+    if not pos:
+        raise ValueError(f"{word!r} after {before!r} has no token to mask")
+    ids = enc.input_ids[: pos[0]] + (mask_id,) + enc.input_ids[pos[-1] + 1:]
+    return ids, pos[0], enc
 
 
 def jsd_by_parts(p: Sequence[float], q: Sequence[float], base: float = 2.0) -> np.ndarray:
@@ -223,6 +236,28 @@ def _pronoun_forms(word: str) -> tuple[str, tuple[str, ...]]:
     return tuple(cap(m) for m in male), cap(female)  # type: ignore[return-value]
 
 
+def _counterparts(row: dict, twin: dict | None) -> tuple[tuple[str, ...], str, str]:
+    """``(male forms, female form, rule)`` for the first pronoun of a WinoBias row.
+
+    ``rule`` is ``"unique"`` when the written pronoun has one counterpart; for a written "her"
+    (him or his), ``"twin"`` when the pro/anti twin (same line of the other file of the pair) has
+    a male counterpart at the same slot (same text before and after it) — that pronoun is used —
+    else ``"max"``: both "him" and "his" are scored and the better is kept (a fallback that leans
+    male, since the larger of two log-probabilities is compared with one).
+    """
+    s, e = row["pronoun_spans"][0]
+    male, female = _pronoun_forms(row["sentence"][s:e])
+    if len(male) == 1:
+        return male, female, "unique"
+    if twin is not None and twin["pronoun_spans"]:
+        ts, te = twin["pronoun_spans"][0]
+        word = twin["sentence"][ts:te]
+        if (twin["sentence"][:ts] == row["sentence"][:s] and twin["sentence"][te:] == row["sentence"][e:]
+                and word in male):  # same text before it, so the same capitalisation
+            return (word,), female, "twin"
+    return male, female, "max"
+
+
 def log_odds_summary(frame: pd.DataFrame) -> dict[str, float]:
     """``mean_log_odds`` and ``male_share`` (%) per source, overall and per occupation stereotype."""
     scores: dict[str, float] = {}
@@ -242,7 +277,9 @@ class GenderLogOdds(Benchmark):
     """log p(male pronoun) − log p(female pronoun) at the pronoun slot (natural log; > 0 prefers male).
 
     Items: every WinoBias sentence of ``split`` (its first bracketed pronoun; a written "her" is
-    compared with the better of "him"/"his") and ``templates`` × WinoBias occupations (he/she).
+    compared with the pronoun its pro/anti twin has at the same slot, or, where there is none,
+    with the better of "him"/"his" — column ``counterpart_rule``: unique / twin / max) and
+    ``templates`` × WinoBias occupations (he/she).
     ``limit``: first N sentences of each WinoBias file and first N occupations of each list.
     """
 
@@ -254,16 +291,20 @@ class GenderLogOdds(Benchmark):
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
         lists = winobias_occupations(self.source)
         records, queries, n_male = [], [], []
-        for r in load_winobias(self.split, self.source):
+        rows = load_winobias(self.split, self.source)
+        by_key = {(r["split"], r["type"], r["stereotype"], r["line"]): r for r in rows}
+        for r in rows:
             if limit is not None and r["line"] > limit:
                 continue
             s, e = r["pronoun_spans"][0]
-            male, female = _pronoun_forms(r["sentence"][s:e])
+            twin = by_key.get((r["split"], r["type"], "anti" if r["stereotype"] == "pro" else "pro", r["line"]))
+            male, female, rule = _counterparts(r, twin)
             queries.append((r["sentence"][:s], r["sentence"][e:], male + (female,)))
             n_male.append(len(male))
             occ = _strip_article(r["referent"])
             records.append({"source": "winobias", "text": r["sentence"], "occupation": occ, "type": r["type"],
-                            "stereotype": r["stereotype"], "occupation_stereotype": _stereotype_of(occ, lists)})
+                            "stereotype": r["stereotype"], "occupation_stereotype": _stereotype_of(occ, lists),
+                            "counterpart_rule": rule})
         for g, words in lists.items():
             for occ in words[:limit]:
                 for t in self.templates:
@@ -271,7 +312,8 @@ class GenderLogOdds(Benchmark):
                     queries.append((before, after, ("he", "she")))
                     n_male.append(1)
                     records.append({"source": "templates", "text": t.format(occupation=occ, pronoun="he"), "occupation": occ,
-                                    "type": "template", "stereotype": "", "occupation_stereotype": g})
+                                    "type": "template", "stereotype": "", "occupation_stereotype": g,
+                                    "counterpart_rule": "unique"})
         width = max(len(q[2]) for q in queries)
         padded = [(b, a, tuple(w) + (w[-1],) * (width - len(w))) for b, a, w in queries]
         seqs, slots, cands, multi = _slot_queries(scorer, padded)
@@ -323,19 +365,21 @@ class KuritaBias(Benchmark):
             bias = s[:, 0] - s[:, 1]
             tgt = prior = np.full((len(attrs), 2), np.nan)
         else:
-            mask, mask_id = scorer.tokenizer.mask_token, scorer.tokenizer.mask_token_id
+            mask_id = scorer.tokenizer.mask_token_id
             cand = [_first_token(scorer, "", t)[1] for t in self.targets]
             seqs, slots = [], []
             priors = []
             for a, _ in attrs:
-                text = f"{mask} is {_article(a)} {a}"
-                enc = scorer.encode([text])[0]
-                slot = enc.input_ids.index(mask_id)
-                apos = enc.positions(start_char=len(text) - len(a))
-                prior = list(enc.input_ids)
+                # the sentence with the first target in place, its tokens replaced by one mask
+                ids, slot, enc = _masked_word(scorer, "", self.targets[0], f" is {_article(a)} {a}")
+                shift = len(enc.input_ids) - len(ids)
+                # the attribute starts where the text before it ends, trailing space excluded: a BPE
+                # token carries the space before its word ("Ġn" spans " n" in "… is a nurse")
+                apos = enc.positions(start_char=len(f"{self.targets[0]} is {_article(a)}"))
+                prior = list(ids)
                 for p in apos:
-                    prior[p] = mask_id
-                seqs.append(enc.input_ids)
+                    prior[p - shift] = mask_id
+                seqs.append(ids)
                 priors.append(tuple(prior))
                 slots.append(slot)
             lp, _ = scorer.slot_candidates(seqs + priors, slots + slots, cand, desc=self.name)
