@@ -39,15 +39,9 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class PairedDifference:
-    """``statistic(b) − statistic(a)`` over paired items, its bootstrap interval, and a two-sided p-value."""
+class PairedDifference(Interval):
+    """``statistic(b) − statistic(a)`` over paired items (an :class:`Interval`), with a two-sided p-value."""
 
-    estimate: float
-    low: float
-    high: float
-    level: float
-    n: int
-    method: str
     p_value: float
     p_method: str
     statistic_a: float
@@ -55,12 +49,8 @@ class PairedDifference:
 
     @property
     def interval(self) -> Interval:
-        """The difference as an :class:`Interval`."""
+        """The difference as a plain :class:`Interval`."""
         return Interval(self.estimate, self.low, self.high, self.level, self.n, self.method)
-
-    def to_dict(self) -> dict:
-        """Plain data (floats, ints, strings) for printing or a DataFrame row."""
-        return asdict(self)
 
 
 # --------------------------------------------------------------------------- validation helpers

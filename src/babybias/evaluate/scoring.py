@@ -352,19 +352,21 @@ class MaskedLMScorer(LMScorer):
         self.pll = pll
         self._head = _masked_lm_head_split(model, self.device)
 
-    def _masked_log_probs(self, ids: np.ndarray, attention: np.ndarray, pos: np.ndarray, targets: np.ndarray) -> torch.Tensor:
-        """log p(targets[r] | ids[r]) read at ``pos[r]``; runs the LM head on those rows only when it can."""
+    def masked_logits(self, ids: np.ndarray, attention: np.ndarray, pos: np.ndarray) -> torch.Tensor:
+        """Float logits of row r read at ``pos[r]``; runs the LM head on those rows only when it can."""
         t_ids = torch.from_numpy(ids).to(self.device)
         t_att = torch.from_numpy(attention).to(self.device)
         rows = torch.arange(len(ids), device=self.device)
         t_pos = torch.from_numpy(pos).to(self.device)
         if self._head is not None:
             body, head = self._head
-            hidden = body(input_ids=t_ids, attention_mask=t_att)[0]
-            logits = head(hidden[rows, t_pos])
-        else:
-            logits = _logits(self.model(input_ids=t_ids, attention_mask=t_att))[rows, t_pos]
-        return logits.float().log_softmax(-1)[rows, torch.from_numpy(targets).to(self.device)]
+            return head(body(input_ids=t_ids, attention_mask=t_att)[0][rows, t_pos]).float()
+        return _logits(self.model(input_ids=t_ids, attention_mask=t_att))[rows, t_pos].float()
+
+    def _masked_log_probs(self, ids: np.ndarray, attention: np.ndarray, pos: np.ndarray, targets: np.ndarray) -> torch.Tensor:
+        """log p(targets[r] | ids[r]) read at ``pos[r]``."""
+        logits = self.masked_logits(ids, attention, pos)
+        return logits.log_softmax(-1)[torch.arange(len(ids), device=logits.device), torch.from_numpy(targets).to(logits.device)]
 
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
         return _encode_with_tokenizer(self.tokenizer, texts, add_special_tokens=True)
@@ -540,10 +542,14 @@ class CausalLMScorer(LMScorer):
         rest = self.token_log_probs(plain, [[p for p in e.positions() if p >= 1] for e in plain], desc=desc)
         if bos == "none":
             return rest
-        firsts = [Encoded(e.text, (self.prefix_token_id, e.input_ids[0]), (True, False), (-1, e.word_ids[0]), ((0, 0), e.offsets[0]))
-                  for e in plain]
-        first = self.token_log_probs(firsts, [[1]] * len(firsts), desc=desc)
-        return [np.concatenate([f, r]) for f, r in zip(first, rest)]
+        first = self._after_prefix()  # p(token 0 | prefix) is one distribution, whatever the text
+        return [np.concatenate([first[[e.input_ids[0]]], r]) for e, r in zip(plain, rest)]
+
+    def _after_prefix(self) -> np.ndarray:
+        """log p(· | prefix token): the next-token distribution after the prefix alone (one forward pass)."""
+        with _eval_mode(self.model), torch.inference_mode():
+            logits = self._forward(np.array([[self.prefix_token_id]], dtype=np.int64), np.ones((1, 1), dtype=np.int64))
+            return logits[0, 0].detach().float().log_softmax(-1).double().cpu().numpy()
 
     def token_log_probs(
         self,
@@ -661,17 +667,6 @@ def check_tokenizer_fits(model, tokenizer) -> None:
 # ------------------------------------------------------------------ full-vocabulary reads at one slot
 
 
-def _slot_logits_masked(scorer: "MaskedLMScorer", ids: np.ndarray, attention: np.ndarray, slots: np.ndarray) -> torch.Tensor:
-    t_ids = torch.from_numpy(ids).to(scorer.device)
-    t_att = torch.from_numpy(attention).to(scorer.device)
-    rows = torch.arange(len(ids), device=scorer.device)
-    t_pos = torch.from_numpy(slots).to(scorer.device)
-    if scorer._head is not None:
-        body, head = scorer._head
-        return head(body(input_ids=t_ids, attention_mask=t_att)[0][rows, t_pos]).float()
-    return _logits(scorer.model(input_ids=t_ids, attention_mask=t_att))[rows, t_pos].float()
-
-
 def _slot_candidates(
     scorer: LMScorer,
     sequences: Sequence[Sequence[int]],
@@ -716,11 +711,11 @@ def _slot_candidates(
             width = int(lengths[idx].max())
             ids = matrix[idx, :width]
             attention = (np.arange(width)[None, :] < lengths[idx][:, None]).astype(np.int64)
-            if causal:
-                logits = scorer._forward(ids, attention).float()
-                logits = logits[torch.arange(len(idx), device=logits.device), torch.from_numpy(read[idx]).to(logits.device)]
+            if causal:  # read one position per row before the float copy, not the whole (B, L, V) tensor
+                logits = scorer._forward(ids, attention)
+                logits = logits[torch.arange(len(idx), device=logits.device), torch.from_numpy(read[idx]).to(logits.device)].float()
             else:
-                logits = _slot_logits_masked(scorer, ids, attention, read[idx])  # type: ignore[arg-type]
+                logits = scorer.masked_logits(ids, attention, read[idx])  # type: ignore[attr-defined]
             lsm = logits.log_softmax(-1)
             c = torch.from_numpy(np.ascontiguousarray(cand[idx])).to(lsm.device)
             picked = lsm.gather(1, c)
