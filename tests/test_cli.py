@@ -121,7 +121,7 @@ def no_training(monkeypatch):
     """Fail the test if the sandbox would start (on code that validated nothing it trained for hours)."""
     import babybias.experiment as experiment
 
-    def refuse(config):
+    def refuse(config, cells_to_run=None):
         raise AssertionError(f"the sandbox started with {config}")
 
     monkeypatch.setattr(experiment, "run", refuse)
@@ -246,12 +246,13 @@ def test_blimp_limit_all_and_steps_reach_the_config(monkeypatch, capsys):
     import babybias.experiment as experiment
 
     seen = {}
-    monkeypatch.setattr(experiment, "run", lambda config: seen.setdefault("config", config) and pd.DataFrame())
-    assert main(["sandbox", "--blimp-limit", "all", "--steps", "7"]) == 0
-    assert seen["config"].blimp_limit is None and seen["config"].steps == 7
+    monkeypatch.setattr(experiment, "run", lambda config, cells_to_run=None: seen.setdefault("config", config) and None)
+    assert main(["sandbox", "--blimp-limit", "all", "--steps", "7", "--seeds", "3,5"]) == 0
+    assert seen["config"].blimp_limit is None and seen["config"].steps == 7 and seen["config"].seeds == (3, 5)
     seen.clear()
     assert main(["sandbox"]) == 0
-    assert seen["config"].blimp_limit == 100 and seen["config"].steps is None  # documented defaults
+    c = seen["config"]  # documented defaults: CDA vs duplication vs baseline, 4 seeds of the sandbox recipe
+    assert (c.blimp_limit, c.steps, c.recipe, c.seeds, c.spec.name) == (100, None, "sandbox", (0, 1, 2, 3), "cda")
 
 
 # ------------------------------------------------------------------------------- 15: one-line errors
@@ -320,7 +321,13 @@ def test_other_errors_name_their_type_and_the_debug_flag(err, expected, monkeypa
 
 def test_bad_sandbox_option_is_a_plain_user_error(no_training, capsys):
     assert main(["sandbox", "--conditions", "duplication"]) == 2
-    assert _error_line(capsys) == "babybias: error: the duplication control matches CDA's additions: include 'cda' too"
+    assert _error_line(capsys) == "babybias: error: the duplication control matches cda's changes: include 'cda' too"
+    assert main(["sandbox", "--experiment", "nosuchmodule:Thing"]) == 2
+    assert _error_line(capsys) == "babybias: error: intervention 'nosuchmodule:Thing': no module named 'nosuchmodule'"
+    assert main(["sandbox", "--seeds", "0"]) == 2
+    assert "argument --seeds: must be a number of seeds >= 1" in _error_line(capsys)
+    assert main(["sandbox", "--collect", "./no_such_results"]) == 2
+    assert _error_line(capsys).startswith("babybias: error: sandbox output folder ./no_such_results does not exist")
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -230,28 +230,71 @@ def _load_tokenizer(source: str | Path, given: bool):
 # -------------------------------------------------------------------------------------- subcommands
 
 
-def _sandbox(args: argparse.Namespace) -> int:
-    from .experiment import SandboxConfig, run
-
+def seeds_arg(text: str) -> int | tuple[int, ...]:
+    """argparse type: a number of seeds N (>= 1: seeds 0 … N−1) or an explicit comma-separated list ``3,7,9``."""
+    parts = [p.strip() for p in text.split(",")]
     try:
-        config = SandboxConfig(recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
-                               conditions=tuple(args.conditions), vocab_size=args.vocab_size, seed=args.seed,
-                               blimp_limit=args.blimp_limit, supplement=args.supplement,
-                               ewok=args.ewok, ewok_password=args.ewok_password, progress=not args.quiet)
-    except ValueError as err:  # SandboxConfig checks the options: a bad --recipe / --conditions value
-        raise CLIError(str(err)) from err
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seeds or a comma-separated list of seeds, got {text!r}") from None
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"must be a number of seeds >= 1 (or a list like 0,1,2), got {text!r}")
+        return values[0]
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0, got {text!r}")
+    return tuple(values)
+
+
+def _print_result(result, out_dir: str) -> None:
+    import pandas as pd
+
+    table = result.pretty_table().T
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+        print("means over seeds, 95 % t interval over seeds (n = seeds per condition):")
+        print(table.to_string())
+    print()
+    print("\n".join(result.summary))
+    if result.missing:
+        print(f"\n{len(result.missing)} cell(s) unfinished: run the same command again to finish them")
+    print(f"\nwritten: {out_dir}/results.json, table.csv, effects.csv, summary.txt, comparison.png")
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from . import experiment
+
     if args.quiet:
         import datasets
         import transformers
 
         datasets.disable_progress_bars()
         transformers.utils.logging.disable_progress_bar()
-    table = run(config)
-    import pandas as pd
-
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.round(2).to_string())
-    print(f"\nwritten: {config.output_dir}/results.json, table.csv, comparison.png")
+    if args.collect:
+        folder = require_local(args.collect, "sandbox output folder")
+        result = experiment.collect(folder, n_resamples=args.n_resamples)
+        _print_result(result, str(folder))
+        return 0
+    options = dict(experiment=args.experiment, control=args.control, primary_metric=args.primary_metric, axis=args.axis,
+                   recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
+                   conditions=tuple(args.conditions) if args.conditions else None, vocab_size=args.vocab_size,
+                   seeds=args.seeds, blimp_limit=args.blimp_limit, bias_limit=args.bias_limit,
+                   supplement=args.supplement, ewok=args.ewok, ewok_password=args.ewok_password,
+                   n_resamples=args.n_resamples, progress=not args.quiet)
+    try:
+        config = experiment.SandboxConfig(**options)
+    except (ValueError, TypeError) as err:  # SandboxConfig checks the options: a bad --recipe / --experiment value
+        raise CLIError(str(err)) from err
+    if args.list_cells:
+        for i, cell in enumerate(experiment.cells(config)):
+            print(f"{i}\t{cell.name}\t{'finished' if cell.finished else 'to run'}\t{cell.path}")
+        return 0
+    result = experiment.run(config, cells_to_run=args.cell)
+    if result is None:  # only some cells were run (--cell): the rest are another job's
+        grid = experiment.cells(config)
+        print(f"{sum(c.finished for c in grid)} of {len(grid)} cells done; when all are, collect them with: "
+              f"babybias sandbox --collect {config.output_dir}")
+        return 0
+    _print_result(result, config.output_dir)
     return 0
 
 
@@ -306,20 +349,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sb = sub.add_parser("sandbox", help="baseline vs CDA vs duplication control: train, evaluate, compare")
-    sb.add_argument("--recipe", default="tiny", help="tiny (CPU, minutes) or ltg_bert_10m, ltg_baseline_100m, gpt_bert_100m, ...")
+    sb = sub.add_parser("sandbox", help="an intervention vs its matched control vs the baseline, over seeds: "
+                                         "train, evaluate, effects with intervals", allow_abbrev=False)
+    sb.add_argument("--experiment", default="cda",
+                    help="cda (default), cds, toxicity, perturbation, or your intervention as module:object "
+                         "(an Intervention, Pipeline, class or factory; file.py:object works too)")
+    sb.add_argument("--control", default="default",
+                    help="the matched control: the experiment's own (default), auto (random units, as many words as "
+                         "the intervention added or removed), none (the baseline is the control), or module:object, "
+                         "a factory f(report, seed=, tokenizer=)")
+    sb.add_argument("--primary-metric", help="replace the experiment's primary metric (a score key); name it before "
+                                             "looking at results")
+    sb.add_argument("--axis", choices=["gender", "race", "age"], help="the perturbation experiment's axis (default gender)")
+    sb.add_argument("--seeds", type=seeds_arg, default=4,
+                    help="number of training seeds N (0 … N−1; default 4) or a list 3,7,9")
+    sb.add_argument("--recipe", default="sandbox",
+                    help="sandbox (CPU, default), tiny, or ltg_baseline_10m, ltg_bert_10m, ltg_baseline_100m, gpt_bert_100m, ...")
     sb.add_argument("--corpus", help="text file or folder (one unit per line), or a hub dataset org/name; "
                                      "default: the shipped Wikipedia sample")
     sb.add_argument("--output", default="sandbox_results")
     sb.add_argument("--steps", type=_positive_int, help="override the recipe's number of steps (>= 1)")
-    sb.add_argument("--conditions", nargs="+", default=["baseline", "cda", "duplication"])
+    sb.add_argument("--conditions", nargs="+", help="run only these of the experiment's conditions")
     sb.add_argument("--vocab-size", type=_positive_int, default=2000)
-    sb.add_argument("--seed", type=int, default=0)
     sb.add_argument("--blimp-limit", type=limit_arg, default=100,
                     help="BLiMP pairs per paradigm: an integer >= 1, or 'all' (default 100)")
+    sb.add_argument("--bias-limit", type=limit_arg, default=None,
+                    help="items per bias benchmark: an integer >= 1, or 'all' (default)")
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
     sb.add_argument("--ewok-password")
+    sb.add_argument("--n-resamples", type=_positive_int, default=1999,
+                    help="bootstrap / permutation resamples of each interval over items (default 1999)")
+    sb.add_argument("--list-cells", action="store_true", help="print the grid's cells with their index and stop")
+    sb.add_argument("--cell", type=int, action="append", metavar="I",
+                    help="run only cell I of --list-cells (repeatable): one SLURM array task or torchrun job per cell")
+    sb.add_argument("--collect", metavar="DIR", help="build the table and effects from the finished cell folders in DIR")
     sb.add_argument("--quiet", action="store_true")
     sb.set_defaults(func=_sandbox)
 
@@ -360,7 +424,8 @@ def _one_line(err: BaseException, plain: bool = True) -> str:
 USER_ERRORS: tuple[type[BaseException], ...] = (CLIError, _UsageError, ValueError, KeyError, OSError)
 _PLAIN_ERRORS = (CLIError, _UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 _LIBRARY_USER_ERRORS = (("babybias.evaluate.registry", "UnknownBenchmarkError"),
-                        ("babybias.evaluate.loaders", "DataFormatError"), ("babybias.corpus.core", "CorpusError"))
+                        ("babybias.evaluate.loaders", "DataFormatError"), ("babybias.corpus.core", "CorpusError"),
+                        ("babybias.experiment.conditions", "SandboxError"))
 
 
 def _is_known_user_error(err: BaseException) -> bool:

@@ -99,10 +99,11 @@ def test_tokens_are_reported_when_a_tokenizer_is_given():
 
 
 def test_sandbox_duplication_control_matches_cdas_words():
-    from babybias.experiment import build_conditions, shipped_corpus
+    from babybias.experiment import get_experiment, shipped_corpus
 
-    corpora, reports = build_conditions(shipped_corpus(), ("baseline", "cda", "duplication"), seed=0)
-    cda, dup = reports["cda"], reports["duplication"]
+    corpus, exp = shipped_corpus(), get_experiment("cda")
+    augmented, (cda,) = exp.apply_intervention(corpus, seed=0)
+    duplicated, dup = exp.make_control(corpus, augmented, [cda], seed=0).apply(corpus)
     assert cda.words_added == 79525  # as measured in the issue
     assert abs(dup.words_added - cda.words_added) <= cda.words_added // 100
-    assert dup.units_added != cda.units_added and len(corpora["duplication"]) == 16316 + dup.units_added
+    assert dup.units_added != cda.units_added and len(duplicated) == 16316 + dup.units_added

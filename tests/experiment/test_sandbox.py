@@ -1,15 +1,39 @@
-"""The sandbox experiment and the command line, on a small corpus and a few steps."""
+"""The sandbox grid on a small corpus and a few steps: cells, resume, collect, presets, a user's intervention."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from babybias.cli import main
-from babybias.experiment import SandboxConfig, run, shipped_corpus, summarize
+from babybias.experiment import Experiment, SandboxConfig, cells, collect, get_experiment, run, shipped_corpus, summarize
 from babybias.testing import shipped_sentences
+
+HERE = Path(__file__).parent
+SMALL = dict(steps=4, vocab_size=400, blimp_limit=2, bias_limit=20, progress=False, n_resamples=199)
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    from babybias.corpus import offensive_words
+
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    word = offensive_words()[0]
+    lines = shipped_sentences(per_paradigm=6) + [f"she said {word} twice.", f"the {word} man left.", f"{word} again."]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def grid(corpus_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("grid") / "out"
+    config = SandboxConfig(corpus=str(corpus_file), output_dir=str(out), seeds=2, **SMALL)
+    return config, run(config)
 
 
 def test_shipped_corpus_is_the_wikipedia_sample():
@@ -25,47 +49,194 @@ def test_summarize_composites_by_hand():
     assert row["composite_performance"] == 60.0
 
 
-def test_sandbox_runs_resumes_and_writes_its_table(tmp_path):
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(shipped_sentences(per_paradigm=6)) + "\n")
-    config = SandboxConfig(corpus=str(corpus), output_dir=str(tmp_path / "out"), steps=6, vocab_size=400, blimp_limit=2,
-                           bias_limit=20, progress=False)
-    table = run(config)
-    assert list(table.index) == ["baseline", "cda", "duplication"]
-    for col in ("crows_pairs/overall", "stereoset/overall/ss", "winobias/bias", "blimp/overall", "composite_bias",
-                "composite_performance"):
-        assert table[col].notna().all(), col
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
-    cda, dup = results["details"]["cda"], results["details"]["duplication"]
-    assert min(cda["units"], dup["units"]) > results["details"]["baseline"]["units"]
-    added = cda["report"]["words_added"]  # the control matches CDA's additions in words, within 1 %
-    assert added > 0 and abs(dup["report"]["words_added"] - added) <= added // 100
-    assert (tmp_path / "out" / "comparison.png").stat().st_size > 1000
-    assert pd.read_csv(tmp_path / "out" / "table.csv", index_col=0).shape[0] == 3
-    logged = (tmp_path / "out" / "cda" / "log.jsonl").read_text()
-    again = run(config)  # finished conditions are loaded from their last checkpoint, not retrained
-    assert (tmp_path / "out" / "cda" / "log.jsonl").read_text() == logged  # no training step ran
-    assert again.loc["cda", "composite_bias"] == pytest.approx(table.loc["cda", "composite_bias"])
+def test_grid_writes_self_contained_cells_and_a_table_with_seed_intervals(grid):
+    config, result = grid
+    out = Path(config.output_dir)
+    assert [c.name for c in cells(config)] == ["baseline/seed-0", "cda/seed-0", "duplication/seed-0",
+                                               "baseline/seed-1", "cda/seed-1", "duplication/seed-1"]
+    for cell in cells(config):
+        for f in ("cell.json", "report.json", "evaluation.json", "scores.json", "train/final/config.json",
+                  "train/tokenizer/tokenizer.json"):
+            assert (cell.path / f).exists(), (cell.name, f)
+    # the control matches CDA's words, per seed, and both reports travel with the control cell
+    cda = json.loads((out / "cells/cda/seed-1/report.json").read_text())[0]
+    dup = json.loads((out / "cells/duplication/seed-1/report.json").read_text())
+    assert dup[0]["intervention"] == "random-duplication" and dup[0]["params"]["seed"] == 1
+    assert abs(dup[0]["words_added"] - cda["words_added"]) <= cda["words_added"] // 100 and cda["words_added"] > 0
+    assert dup[1]["matched_by_control"] and dup[1]["words_added"] == cda["words_added"]
+    # per-seed values in results.json; the table's mean and t interval are computed from them
+    payload = json.loads((out / "results.json").read_text())
+    per_seed = pd.DataFrame(payload["per_seed"])
+    primary = result.primary_metric
+    assert primary == "gender_log_odds/winobias/mean_log_odds" == payload["primary_metric"]
+    v = per_seed[(per_seed["condition"] == "cda") & (per_seed["metric"] == primary)]["value"].to_numpy()
+    assert len(v) == 2
+    row = result.intervals.set_index(["condition", "metric"]).loc[("cda", primary)]
+    half = 12.706204736 * np.std(v, ddof=1) / np.sqrt(2)  # t(0.975, df=1)
+    assert row["mean"] == pytest.approx(v.mean()) and row["high"] - row["mean"] == pytest.approx(half)
+    assert row["n_seeds"] == 2 and result.table.loc["cda", primary] == pytest.approx(v.mean())
+    # the effect is paired by seed: the mean of per-seed differences
+    e = result.effect("cda")
+    b = per_seed[(per_seed["condition"] == "baseline") & (per_seed["metric"] == primary)].set_index("seed")["value"]
+    c = per_seed[(per_seed["condition"] == "cda") & (per_seed["metric"] == primary)].set_index("seed")["value"]
+    assert e.estimate == pytest.approx((c - b).mean()) and e.n_seeds == 2 and e.items.n > 0
+    assert any(l.startswith("PRIMARY cda − baseline") for l in result.summary)
+    assert pd.read_csv(out / "effects.csv").shape[0] == len(result.effects)
+    assert (out / "comparison.png").stat().st_size > 5000
+    pretty = result.pretty_table()
+    assert list(pretty.index) == ["baseline", "cda", "duplication"] and (pretty["n"] == 2).all()
+    assert "[" in pretty.loc["cda", primary]
+    # per-axis breakdowns have effects too
+    assert {"crows_pairs/gender", "stereoset/gender/ss"} <= {e.metric for e in result.effects}
 
 
-def test_cli_evaluate_and_bad_conditions(tmp_path, capsys):
-    from babybias.models import GptBertConfig, GptBertForCausalLM, train_tokenizer
+def test_collect_rebuilds_the_table_from_copied_cell_folders(grid, tmp_path):
+    config, result = grid
+    elsewhere = tmp_path / "collected"
+    for cell in cells(config):  # as if each cell had run on another machine and been copied back
+        shutil.copytree(cell.path, elsewhere / "cells" / cell.condition / f"seed-{cell.seed}")
+    again = collect(elsewhere, n_resamples=199)
+    pd.testing.assert_frame_equal(again.intervals, result.intervals)
+    assert [e.to_dict() for e in again.effects] == [e.to_dict() for e in result.effects]
+    assert (elsewhere / "results.json").exists() and (elsewhere / "comparison.png").exists()
+    assert main(["sandbox", "--collect", str(elsewhere), "--n-resamples", "199", "--quiet"]) == 0
 
-    tok = train_tokenizer(shipped_sentences(per_paradigm=6), vocab_size=400, kind="bpe", min_frequency=2)
-    model = GptBertForCausalLM(GptBertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                             intermediate_size=48))
-    model.save_pretrained(tmp_path / "m")
-    tok.save_pretrained(tmp_path / "m")
-    assert main(["evaluate", str(tmp_path / "m"), "--kind", "clm", "--benchmarks", "blimp", "--limit", "1",
-                 "--output", str(tmp_path / "r.json")]) == 0
-    assert "blimp/overall" in capsys.readouterr().out and (tmp_path / "r.json").exists()
-    with pytest.raises(ValueError, match="include 'cda'"):
-        SandboxConfig(conditions=("baseline", "duplication"))
+
+def test_rerun_skips_finished_cells_and_refuses_other_options(grid, monkeypatch, capsys):
+    import babybias.experiment.sandbox as sandbox
+
+    config, result = grid
+    monkeypatch.setattr(sandbox, "train", lambda *a, **k: pytest.fail("a finished cell was trained again"))
+    again = run(config)
+    pd.testing.assert_frame_equal(again.intervals, result.intervals)
+    argv = ["sandbox", "--corpus", config.corpus, "--output", config.output_dir, "--seeds", "2", "--steps", "5",
+            "--vocab-size", "400", "--blimp-limit", "2", "--bias-limit", "20", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("babybias: error: cell folder") and "was run with other options" in err
+
+
+def test_a_killed_grid_resumes_where_it_stopped(corpus_file, tmp_path, monkeypatch):
+    import babybias.experiment.sandbox as sandbox
+    from babybias.train import latest_valid_checkpoint
+
+    real_train = sandbox.train
+    config = SandboxConfig(corpus=str(corpus_file), output_dir=str(tmp_path / "out"), seeds=1,
+                           conditions=("baseline", "cda"), **SMALL)
+    calls = []
+
+    def killed_in_second_cell(recipe, corpus, tokenizer, output_dir, **kw):
+        calls.append(Path(output_dir))
+        if len(calls) == 2:
+            real_train(recipe, corpus, tokenizer, output_dir, stop_after=2, **kw)
+            raise KeyboardInterrupt  # the job was killed two steps into this cell's training
+        return real_train(recipe, corpus, tokenizer, output_dir, **kw)
+
+    monkeypatch.setattr(sandbox, "train", killed_in_second_cell)
+    with pytest.raises(KeyboardInterrupt):
+        run(config)
+    baseline, cda = cells(config)
+    assert baseline.finished and not cda.finished
+    resumed_from = []
+
+    def record(recipe, corpus, tokenizer, output_dir, **kw):
+        resumed_from.append((Path(output_dir), latest_valid_checkpoint(Path(output_dir) / "checkpoints")))
+        return real_train(recipe, corpus, tokenizer, output_dir, **kw)
+
+    monkeypatch.setattr(sandbox, "train", record)
+    result = run(config)
+    assert [p for p, _ in resumed_from] == [cda.path / "train"]  # the finished baseline was not retrained
+    assert resumed_from[0][1].name == "step_00000002"               # the killed cell resumed from its checkpoint
+    assert cda.finished and result.effect("cda").n_seeds == 1 and result.effect("cda").distinguishable is None
+
+
+def test_cells_run_one_at_a_time_then_collect(corpus_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["sandbox", "--experiment", "cds", "--corpus", str(corpus_file), "--output", str(out), "--seeds", "1",
+            "--steps", "4", "--vocab-size", "400", "--blimp-limit", "2", "--bias-limit", "20", "--quiet",
+            "--n-resamples", "199"]
+    assert main(argv + ["--list-cells"]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()
+    assert [l.split("\t")[1] for l in listed] == ["baseline/seed-0", "cds/seed-0"]
+    assert main(argv + ["--cell", "1"]) == 0  # e.g. SLURM_ARRAY_TASK_ID=1
+    assert "1 of 2 cells done" in capsys.readouterr().out and not (out / "results.json").exists()
+    assert main(argv + ["--cell", "0"]) == 0  # the last cell collects the grid
+    printed = capsys.readouterr().out
+    assert "PRIMARY cds − baseline" in printed and "one seed only" in printed and (out / "results.json").exists()
+    assert main(argv + ["--cell", "7"]) == 2
+    assert "cell index 7 is out of range: this grid has 2 cells" in capsys.readouterr().err
+
+
+def test_toxicity_experiment_runs_from_the_command_line(corpus_file, tmp_path, capsys):
+    out = tmp_path / "tox"
+    assert main(["sandbox", "--experiment", "toxicity", "--corpus", str(corpus_file), "--output", str(out),
+                 "--seeds", "1", "--steps", "3", "--vocab-size", "400", "--blimp-limit", "1", "--bias-limit", "10",
+                 "--quiet", "--n-resamples", "99"]) == 0
+    printed = capsys.readouterr().out
+    assert "PRIMARY toxicity_filter − baseline, crows_pairs/overall" in printed
+    filt = json.loads((out / "cells/toxicity_filter/seed-0/report.json").read_text())[0]
+    ctrl = json.loads((out / "cells/random_removal/seed-0/report.json").read_text())[0]
+    from babybias.corpus import WordListScorer
+
+    lines = corpus_file.read_text().splitlines()
+    flagged = int((WordListScorer().score(lines) >= 0.5).sum())  # our three lines and CrowS-Pairs' own
+    assert flagged >= 3 and filt["units_removed"] == flagged and filt["words_removed"] > 0
+    assert ctrl["notes"]["toxic_units_kept"] == flagged  # the control removes none of them ...
+    assert abs(ctrl["words_removed"] - filt["words_removed"]) <= filt["words_removed"] // 100  # ... and as many words
+
+
+def test_perturbation_experiment_runs_from_the_command_line(corpus_file, tmp_path, capsys):
+    out = tmp_path / "pert"
+    assert main(["sandbox", "--experiment", "perturbation", "--corpus", str(corpus_file), "--output", str(out),
+                 "--seeds", "1", "--steps", "3", "--vocab-size", "400", "--blimp-limit", "1", "--bias-limit", "10",
+                 "--quiet", "--n-resamples", "99"]) == 0
+    assert "PRIMARY perturbation − baseline, gender_log_odds/winobias/mean_log_odds" in capsys.readouterr().out
+    pert = json.loads((out / "cells/perturbation/seed-0/report.json").read_text())[0]
+    dup = json.loads((out / "cells/duplication/seed-0/report.json").read_text())[0]
+    assert pert["intervention"] == "perturbation-gender-augment" and pert["units_added"] > 0
+    assert abs(dup["words_added"] - pert["words_added"]) <= pert["words_added"] // 100
+
+
+def test_a_users_intervention_runs_end_to_end_with_an_automatic_control(corpus_file, tmp_path, capsys):
+    out = tmp_path / "user"
+    spec = f"{HERE / 'user_intervention.py'}:Shout"
+    assert main(["sandbox", "--experiment", spec, "--primary-metric", "crows_pairs/overall", "--corpus",
+                 str(corpus_file), "--output", str(out), "--seeds", "2", "--steps", "3", "--vocab-size", "400",
+                 "--blimp-limit", "1", "--bias-limit", "10", "--quiet", "--n-resamples", "99"]) == 0
+    printed = capsys.readouterr().out
+    assert "PRIMARY shout − baseline, crows_pairs/overall" in printed and "PRIMARY control − baseline" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["experiment"]["intervention"].endswith("user_intervention.Shout")  # a class, named
+    shout = json.loads((out / "cells/shout/seed-1/report.json").read_text())[0]
+    control = json.loads((out / "cells/control/seed-1/report.json").read_text())[0]
+    assert shout["params"]["seed"] == 1  # the seed reaches the user's intervention
+    assert control["intervention"] == "random-duplication"
+    assert abs(control["words_added"] - shout["words_added"]) <= shout["words_added"] // 100
+
+
+def test_a_users_factory_and_pipeline_in_python(corpus_file, tmp_path, capsys):
+    from babybias.experiment import load_object
+
+    factory = load_object(f"{HERE / 'user_intervention.py'}:lowercase_everything")
+    exp = Experiment("lower", factory, label="lower")  # control "auto"
+    config = SandboxConfig(experiment=exp, corpus=str(corpus_file), output_dir=str(tmp_path / "a"), seeds=1, **SMALL)
+    with pytest.raises(ValueError, match="needs no matched control"):  # it adds no words: nothing to match
+        run(config)
+    none = SandboxConfig(experiment=exp, control="none", corpus=str(corpus_file), output_dir=str(tmp_path / "b"),
+                         seeds=1, **SMALL)
+    assert none.conditions == ("baseline", "lower")
+    result = run(none)
+    assert [e.condition for e in result.effects][:1] == ["lower"]
 
 
 @pytest.mark.parametrize("options, message", [
     ({"steps": 0}, "steps must be None"), ({"blimp_limit": 0}, "blimp_limit must be None"),
     ({"bias_limit": -1}, "bias_limit must be None"), ({"recipe": "tinny"}, "recipe must be one of"),
+    ({"seeds": 0}, "seeds must be"), ({"seeds": [1, 1]}, "lists a seed twice"), ({"seeds": [-1]}, "seeds must be"),
+    ({"experiment": "cdaa"}, "experiment must be one of"), ({"conditions": ("baseline", "dup")}, "conditions must be among"),
+    ({"conditions": ("baseline", "duplication")}, "include 'cda' too"), ({"axis": "race"}, "axis applies to"),
+    ({"experiment": "os:path"}, "is a module, not an Intervention"), ({"experiment": "nosuchmod:x"}, "no module named"),
+    ({"n_resamples": 0}, "n_resamples must be an integer"),
 ])
 def test_sandbox_config_validates(options, message):
     with pytest.raises(ValueError, match=message):
@@ -79,12 +250,13 @@ def test_steps_override_an_epoch_based_recipe():
     assert recipe.steps == 5 and recipe.epochs is None
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"corpus": "data/corpus.txt"}, "corpus file or folder data/corpus.txt does not exist"),
-    ({"supplement": "./blimp_supplement"}, "supplement path ./blimp_supplement does not exist"),
-    ({"ewok": "ewok_filtered.zip"}, "ewok path ewok_filtered.zip does not exist"),
-])
-def test_sandbox_config_checks_paths_before_training(options, message, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match=message):
-        SandboxConfig(**options)
+def test_presets_name_their_primary_metric_and_conditions():
+    assert get_experiment("cda").conditions == ("baseline", "cda", "duplication")
+    assert get_experiment("cds").conditions == ("baseline", "cds")
+    assert get_experiment("toxicity").conditions == ("baseline", "toxicity_filter", "random_removal")
+    assert get_experiment("perturbation", axis="race").primary_metric == "crows_pairs/race-color"
+    for name in ("cda", "cds", "perturbation"):
+        assert get_experiment(name).primary_metric == "gender_log_odds/winobias/mean_log_odds"
+    assert get_experiment("toxicity").primary_metric == "crows_pairs/overall"
+    # the fingerprint is the same in every process (no memory addresses in the description)
+    assert "0x" not in json.dumps(get_experiment("toxicity").describe())

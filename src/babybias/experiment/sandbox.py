@@ -1,0 +1,567 @@
+"""The sandbox: an experiment's conditions × seeds, one self-contained run folder per cell, effects with intervals.
+
+``run(SandboxConfig())`` runs the default experiment — two-sided CDA vs its random-duplication
+control vs the baseline, 4 seeds of the ``sandbox`` recipe on the Wikipedia sample shipped with
+babybias — and returns a :class:`SandboxResult`. Every (condition, seed) *cell* lives in
+``<output>/cells/<condition>/seed-<k>/``:
+
+* ``cell.json`` — what the cell is (experiment, condition, seed, options, fingerprint);
+* ``report.json`` — the intervention's report(s) for that seed (the control's too);
+* ``train/`` — the training run (checkpoints, ``final/``, ``log.jsonl``, its tokenizer);
+* ``evaluation.json`` — every benchmark's scores and per-item rows;
+* ``scores.json`` — the flat scores, training figures and the fingerprint; written last, so a cell
+  is finished exactly when it exists.
+
+The table is built only by reading cell folders (:func:`collect`), so cells can run anywhere —
+one SLURM array task or one ``torchrun`` job each (``run(config, cells=[i])``, CLI ``--cell I``)
+— and be collected afterwards (CLI ``--collect DIR``). Re-running skips finished cells and resumes
+unfinished training from its last checkpoint. A cell folder written with other options (another
+recipe, corpus, limit, ...) is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import datasets
+import numpy as np
+import pandas as pd
+
+from .._paths import looks_local, require_local
+from ..analysis.composites import SANDBOX
+from ..corpus import load_corpus
+from ..corpus.core import column_values, count_words
+from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
+from ..evaluate.fairness import GenderLogOdds
+from ..evaluate.loaders import is_hub
+from ..evaluate.registry import check_limit
+from ..evaluate.results import atomic_write_text
+from ..models import train_tokenizer
+from ..train import RECIPES, get_recipe, train
+from .conditions import GENERAL_METRICS, Experiment, SandboxError, get_experiment
+from .effects import Effect, effects_frame, estimate_effect, item_values, seed_mean, verdict_line
+
+__all__ = ["SandboxConfig", "SandboxResult", "Cell", "cells", "run", "run_cell", "collect", "shipped_corpus",
+           "summarize", "sandbox_recipe", "DEFAULT_SEEDS"]
+
+#: the default number of training seeds: enough for a t interval over seeds to exclude 0 for CDA's
+#: effect on the gender-direction score at the default recipe (docs/benchmarks.md has the power run).
+DEFAULT_SEEDS = (0, 1, 2, 3)
+FINISHED = "scores.json"
+#: the SandboxConfig fields that change what a cell computes (its fingerprint; the recipe and experiment too).
+COMPUTE_OPTIONS = ("corpus", "steps", "vocab_size", "lowercase", "blimp_limit", "bias_limit", "supplement", "ewok")
+
+
+def shipped_corpus() -> datasets.Dataset:
+    """The sandbox's default corpus: 16,316 lower-cased English Wikipedia sentences (CC BY-SA)."""
+    path = Path(str(resources.files("babybias") / "data" / "wikipedia_sample.txt.gz"))
+    lines = [l for l in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines() if l.strip()]
+    return datasets.Dataset.from_dict({"text": lines})
+
+
+def _seeds(value: Any) -> tuple[int, ...]:
+    if isinstance(value, bool):
+        raise ValueError(f"seeds must be a number of seeds (>= 1) or a list of integers, got {value!r}")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"seeds must be a number of seeds (>= 1) or a list of integers, got {value!r}")
+        return tuple(range(value))
+    try:
+        seeds = tuple(value)
+    except TypeError:
+        raise ValueError(f"seeds must be a number of seeds (>= 1) or a list of integers, got {value!r}") from None
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {list(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds lists a seed twice: {list(seeds)}")
+    return tuple(int(s) for s in seeds)
+
+
+@dataclass
+class SandboxConfig:
+    """Options of :func:`run`; the defaults are the CPU sandbox of the README (about 11 minutes on 2 cores).
+
+    ``experiment``: a preset (``cda``, ``cds``, ``toxicity``, ``perturbation``), ``module:object`` or an
+    :class:`Experiment`; ``control`` (``"default"``, ``"auto"``, ``"none"`` or ``module:object``) and
+    ``primary_metric`` override the experiment's; ``axis`` is the perturbation preset's axis.
+    ``seeds``: a number of seeds (0 … N−1) or a list. ``conditions``: a subset of the experiment's
+    (None = all; a control needs its intervention).
+    """
+
+    experiment: Any = "cda"
+    control: Any = "default"
+    primary_metric: str | None = None
+    axis: str | None = None
+    recipe: str = "sandbox"
+    corpus: str | None = None
+    output_dir: str = "sandbox_results"
+    conditions: Sequence[str] | None = None
+    seeds: Any = DEFAULT_SEEDS
+    steps: int | None = None                # None: the recipe's own; else >= 1
+    vocab_size: int = 2000
+    lowercase: bool | None = None           # None: lower-case iff the corpus is the shipped (lower-cased) sample
+    blimp_limit: int | None = 100           # BLiMP (BabyLM-filtered) pairs per paradigm; None = all
+    bias_limit: int | None = None           # bias benchmarks: items each (None = all; for quick checks)
+    supplement: str | None = None
+    ewok: str | None = None
+    ewok_password: str | None = None
+    n_resamples: int = 1999                 # bootstrap / permutation resamples of each item interval
+    progress: bool = True
+    spec: Experiment = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Check every option up front, so a typo fails at once rather than after hours of training."""
+        options = {"axis": self.axis} if self.axis is not None else {}
+        if self.axis is not None and self.experiment != "perturbation":
+            raise ValueError(f"axis applies to the perturbation experiment only, got experiment {self.experiment!r}")
+        self.spec = get_experiment(self.experiment, control=self.control, primary_metric=self.primary_metric, **options)
+        self.seeds = _seeds(self.seeds)
+        if self.conditions is None:
+            self.conditions = self.spec.conditions
+        self.conditions = tuple(self.conditions)
+        unknown = [c for c in self.conditions if c not in self.spec.conditions]
+        if unknown or not self.conditions:
+            raise ValueError(f"conditions must be among {list(self.spec.conditions)} (experiment "
+                             f"{self.spec.name!r}), got {list(self.conditions)}")
+        control = self.spec.control_label if self.spec.control is not None else None
+        if control in self.conditions and self.spec.label not in self.conditions:
+            raise ValueError(f"the {control} control matches {self.spec.label}'s changes: include "
+                             f"'{self.spec.label}' too")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}")
+        check_limit(self.steps, "steps", "the recipe's own number")
+        check_limit(self.blimp_limit, "blimp_limit")
+        check_limit(self.bias_limit, "bias_limit")
+        for name in ("vocab_size", "n_resamples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.corpus is not None and looks_local(self.corpus):
+            require_local(self.corpus, "corpus file or folder")
+        for option in ("supplement", "ewok"):
+            value = getattr(self, option)
+            if value is not None and not is_hub(value):
+                require_local(value, f"{option} path")
+
+    def fingerprint(self) -> str:
+        """A hash of exactly the options that change what a cell computes (:data:`COMPUTE_OPTIONS`, the
+        recipe and what the intervention and control are), not seeds, output, metrics or wording."""
+        keep = {name: getattr(self, name) for name in COMPUTE_OPTIONS}
+        spec = self.spec.describe()
+        keep["experiment"] = {k: spec[k] for k in ("name", "label", "control_label", "intervention", "control")}
+        keep["recipe"] = sandbox_recipe(self).replace(seed=0).to_dict()
+        text = json.dumps(keep, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("spec", "ewok_password")}
+        d["experiment"] = self.spec.describe()
+        d["control"] = d["experiment"]["control"]
+        d["seeds"], d["conditions"] = list(self.seeds), list(self.conditions)
+        return d
+
+
+def sandbox_recipe(config: SandboxConfig, seed: int = 0):
+    """The training recipe of ``config`` for one seed: ``config.steps`` (when given) replaces its steps or epochs."""
+    steps = {} if config.steps is None else {"steps": config.steps, "epochs": None}
+    return get_recipe(config.recipe, seed=seed, **steps)
+
+
+# -------------------------------------------------------------------------------------------- cells
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (condition, seed) of the grid and its folder."""
+
+    condition: str
+    seed: int
+    role: str
+    path: Path
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / FINISHED).exists()
+
+    @property
+    def name(self) -> str:
+        return f"{self.condition}/seed-{self.seed}"
+
+
+def cells(config: SandboxConfig) -> list[Cell]:
+    """Every cell of the grid, seed by seed (so a stopped grid has whole seeds first), baseline first."""
+    root = Path(config.output_dir) / "cells"
+    return [Cell(c, s, config.spec.role(c), root / c / f"seed-{s}") for s in config.seeds for c in config.conditions]
+
+
+def _load_or_train_tokenizer(config: SandboxConfig, corpus, out: Path):
+    """The grid's tokenizer, trained once on the baseline corpus and kept in ``<output>/tokenizer``."""
+    from transformers import AutoTokenizer
+
+    folder = out / "tokenizer"
+    if (folder / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(folder)
+    recipe = sandbox_recipe(config)
+    kind = "bpe" if recipe.model_type == "gpt-bert" else "wordpiece"
+    lowercase = (config.corpus is None) if config.lowercase is None else config.lowercase
+    tokenizer = train_tokenizer(corpus["text"], vocab_size=config.vocab_size, kind=kind, min_frequency=2, lowercase=lowercase)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
+    tokenizer.save_pretrained(tmp)
+    if folder.exists():  # another process finished first: use its (identical) tokenizer
+        shutil.rmtree(tmp, ignore_errors=True)
+        return AutoTokenizer.from_pretrained(folder)
+    tmp.rename(folder)
+    return tokenizer
+
+
+def _benchmarks(config: SandboxConfig) -> tuple[list, list]:
+    bias = [CrowsPairs(), StereoSet(), WinoBias(), GenderLogOdds()]
+    ability = [BLiMP(name="blimp", subset="babylm_filtered")]
+    if config.supplement:
+        ability.append(BlimpSupplement(source=config.supplement))
+    if config.ewok:
+        ability.append(EWoK(source=config.ewok, password=config.ewok_password))
+    return bias, ability
+
+
+def evaluate_cell_model(model, tokenizer, config: SandboxConfig) -> EvaluationResult:
+    """Bias benchmarks (capped at ``bias_limit``) and ability benchmarks (``blimp_limit`` per group)."""
+    bias, ability = _benchmarks(config)
+    a = evaluate(model, tokenizer, bias, limit=config.bias_limit, progress=False)
+    b = evaluate(model, tokenizer, ability, limit=config.blimp_limit, progress=False)
+    return EvaluationResult(benchmarks=a.benchmarks | b.benchmarks, meta=a.meta)
+
+
+def summarize(scores: dict[str, float]) -> dict[str, float]:
+    """Headline scores of one cell plus ``winobias/bias`` (50 + gap/2) and the ``sandbox`` composite."""
+    row = dict(scores)
+    if "winobias/gap" in scores:
+        row["winobias/bias"] = 50.0 + scores["winobias/gap"] / 2.0
+    composite = SANDBOX(scores)
+    row["composite_bias"] = composite.bias
+    row["composite_performance"] = composite.ability
+    return row
+
+
+def _words(corpus) -> int:
+    return int(sum(count_words(t) for t in column_values(corpus)))
+
+
+class _CorpusCache:
+    """The conditions' corpora of one seed, built once per process (the control needs the intervention's)."""
+
+    def __init__(self, config: SandboxConfig, corpus, tokenizer) -> None:
+        self.config, self.corpus, self.tokenizer = config, corpus, tokenizer
+        self._intervened: dict[int, tuple] = {}
+
+    def intervened(self, seed: int):
+        if seed not in self._intervened:
+            self._intervened[seed] = self.config.spec.apply_intervention(self.corpus, seed, self.tokenizer)
+        return self._intervened[seed]
+
+    def build(self, cell: Cell):
+        """``(corpus, reports)`` of a cell; reports are plain dicts."""
+        if cell.role == "baseline":
+            return self.corpus, []
+        out, reports = self.intervened(cell.seed)
+        if cell.role == "intervention":
+            return out, [r.to_dict() for r in reports]
+        control = self.config.spec.make_control(self.corpus, out, reports, cell.seed, self.tokenizer)
+        result, control_reports = control.apply(self.corpus)
+        control_reports = control_reports if isinstance(control_reports, list) else [control_reports]
+        return result, [r.to_dict() for r in control_reports] + [dict(r.to_dict(), matched_by_control=True)
+                                                                  for r in reports]
+
+
+def _check_cell_folder(cell: Cell, fingerprint: str) -> None:
+    info = cell.path / "cell.json"
+    if info.exists():
+        seen = json.loads(info.read_text()).get("fingerprint")
+        if seen != fingerprint:
+            raise SandboxError(f"cell folder {cell.path} was run with other options (fingerprint {seen}, now "
+                             f"{fingerprint}: another experiment, recipe, corpus, limit or benchmark option); "
+                             f"give another --output or delete that folder")
+
+
+def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict:
+    """Run one cell (skipping it if finished, resuming its training if not) and return its ``scores.json``."""
+    fingerprint = config.fingerprint()
+    _check_cell_folder(cell, fingerprint)
+    if cell.finished:
+        return json.loads((cell.path / FINISHED).read_text())
+    info = {"experiment": config.spec.describe(), "condition": cell.condition, "role": cell.role, "seed": cell.seed,
+            "fingerprint": fingerprint, "config": config.to_dict()}
+    atomic_write_text(cell.path / "cell.json", json.dumps(info, indent=1, default=str))
+    t0 = time.perf_counter()
+    corpus, reports = cache.build(cell)
+    atomic_write_text(cell.path / "report.json", json.dumps(reports, indent=1, default=str))
+    t1 = time.perf_counter()
+    recipe = sandbox_recipe(config, seed=cell.seed)
+    result = train(recipe, corpus, cache.tokenizer, cell.path / "train", progress=config.progress)
+    t2 = time.perf_counter()
+    evaluation = evaluate_cell_model(result.model, cache.tokenizer, config)
+    evaluation.to_json(cell.path / "evaluation.json")
+    t3 = time.perf_counter()
+    scores = summarize(evaluation.scores)
+    record = info | {"scores": scores, "train": {"steps": result.steps, "final_loss": result.final_loss,
+                                                 "recipe": recipe.to_dict()},
+                     "corpus": {"units": len(corpus), "words": _words(corpus)},
+                     "seconds": {"corpus": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2}}
+    atomic_write_text(cell.path / FINISHED, json.dumps(record, indent=1, default=str))
+    return record
+
+
+def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None = None) -> "SandboxResult | None":
+    """Run the grid (or only the cells at the indices ``cells_to_run``), then :func:`collect` it.
+
+    With ``cells_to_run`` the table is collected only once every cell of the grid is finished (else
+    None is returned: another job is still running the rest).
+    """
+    config = SandboxConfig() if config is None else config
+    grid = cells(config)
+    if cells_to_run is not None:
+        bad = [i for i in cells_to_run if not 0 <= i < len(grid)]
+        if bad:
+            raise SandboxError(f"cell index {bad[0]} is out of range: this grid has {len(grid)} cells (0-{len(grid) - 1}); "
+                             "see --list-cells")
+    chosen = grid if cells_to_run is None else [grid[i] for i in cells_to_run]
+    out = Path(config.output_dir)
+    fingerprint = config.fingerprint()
+    for cell in chosen:  # refuse a folder of other options before any work
+        _check_cell_folder(cell, fingerprint)
+    todo = [c for c in chosen if not c.finished]
+    atomic_write_text(out / "grid.json", json.dumps({"config": config.to_dict(), "fingerprint": fingerprint,
+                                                     "cells": [c.name for c in grid]}, indent=1, default=str))
+    if todo:
+        corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
+        tokenizer = _load_or_train_tokenizer(config, corpus, out)
+        cache = _CorpusCache(config, corpus, tokenizer)
+        for k, cell in enumerate(todo, 1):
+            record = run_cell(config, cell, cache)
+            primary = record["scores"].get(config.spec.primary_metric, float("nan"))
+            print(f"[{k}/{len(todo)}] {cell.name}: loss {record['train']['final_loss']:.3f}, "
+                  f"{config.spec.primary_metric} {primary:.3f}, {sum(record['seconds'].values()):.0f} s", flush=True)
+    if cells_to_run is not None and not all(c.finished for c in grid):
+        return None
+    return collect(out, n_resamples=config.n_resamples)
+
+
+# ------------------------------------------------------------------------------------------ collect
+
+
+@dataclass
+class SandboxResult:
+    """The collected grid: per-seed values, means with intervals, effects and their verdicts (plain data)."""
+
+    experiment: dict
+    primary_metric: str
+    shown_metrics: list[str]
+    conditions: list[str]
+    values: pd.DataFrame         # long: condition, seed, metric, value (one row per cell and metric)
+    table: pd.DataFrame          # condition × metric: mean over seeds
+    intervals: pd.DataFrame      # long: condition, metric, mean, low, high, n_seeds (t interval over seeds)
+    effects: list[Effect]
+    summary: list[str]
+    missing: list[str]
+    out_dir: Path | None = None
+
+    def effects_frame(self) -> pd.DataFrame:
+        return effects_frame(self.effects)
+
+    def effect(self, condition: str, metric: str | None = None) -> Effect:
+        metric = metric or self.primary_metric
+        for e in self.effects:
+            if e.condition == condition and e.metric == metric:
+                return e
+        raise KeyError(f"no effect of {condition!r} on {metric!r}")
+
+    def pretty_table(self, metrics: Sequence[str] | None = None, digits: int = 2) -> pd.DataFrame:
+        """condition × metric as ``mean [low, high]`` strings (t interval over seeds), with the seed count ``n``."""
+        metrics = [m for m in (metrics or self.shown_metrics) if m in self.table.columns]
+        iv = self.intervals.set_index(["condition", "metric"])
+        rows = {}
+        for c in self.conditions:
+            row = {}
+            for m in metrics:
+                if (c, m) not in iv.index:
+                    continue
+                r = iv.loc[(c, m)]
+                row[m] = (f"{r['mean']:.{digits}f}" if not np.isfinite(r["low"])
+                          else f"{r['mean']:.{digits}f} [{r['low']:.{digits}f}, {r['high']:.{digits}f}]")
+            row["n"] = int(self.values[self.values["condition"] == c]["seed"].nunique())
+            rows[c] = row
+        frame = pd.DataFrame(rows).T
+        frame.index.name = "condition"
+        return frame
+
+
+def _read_cells(out: Path) -> tuple[list[dict], list[str]]:
+    root = out / "cells"
+    if not root.is_dir():
+        raise FileNotFoundError(f"{out} holds no cells/ folder: is it a sandbox output folder?")
+    done, unfinished = [], []
+    for folder in sorted(p for p in root.glob("*/seed-*") if p.is_dir()):
+        if (folder / FINISHED).exists():
+            try:
+                record = json.loads((folder / FINISHED).read_text())
+            except json.JSONDecodeError as err:
+                raise SandboxError(f"{folder / FINISHED} is not valid JSON ({err.msg}, line {err.lineno})") from None
+            record["_path"] = folder
+            done.append(record)
+        else:
+            unfinished.append(f"{folder.parent.name}/{folder.name}")
+    grid = out / "grid.json"
+    if grid.exists():  # cells the grid lists that never started
+        listed = json.loads(grid.read_text()).get("cells", [])
+        have = {f"{r['condition']}/seed-{r['seed']}" for r in done} | set(unfinished)
+        unfinished += [c for c in listed if c not in have]
+    if not done:
+        raise SandboxError(f"{out}: no finished cell (no cells/*/seed-*/{FINISHED})")
+    prints = {r["fingerprint"] for r in done}
+    if len(prints) > 1:
+        by = {}
+        for r in done:
+            by.setdefault(r["fingerprint"], []).append(f"{r['condition']}/seed-{r['seed']}")
+        detail = "; ".join(f"{k}: {', '.join(v[:3])}" for k, v in by.items())
+        raise SandboxError(f"{out}: cells were run with different options and cannot be compared ({detail})")
+    return done, sorted(set(unfinished))
+
+
+def _item_table(records: list[dict], metrics: Sequence[str]) -> dict[tuple[str, int, str], np.ndarray]:
+    """(condition, seed, metric) → per-item values, read from each cell's evaluation.json."""
+    out = {}
+    for r in records:
+        path = r["_path"] / "evaluation.json"
+        if not path.exists():
+            continue
+        ev = EvaluationResult.from_json(path)
+        rows = {name: res.rows for name, res in ev.benchmarks.items()}
+        for m in metrics:
+            v = item_values(m, rows)
+            if v is not None and len(v):
+                out[(r["condition"], int(r["seed"]), m)] = v
+    return out
+
+
+def _effect_metrics(shown: Sequence[str], available: set[str]) -> list[str]:
+    """Shown metrics plus the per-axis breakdowns (CrowS-Pairs bias types, StereoSet domains)."""
+    extra = sorted(m for m in available if m.count("/") == 1 and m.startswith("crows_pairs/")
+                   and m.split("/")[1] not in ("overall", "stereo", "antistereo", "neutral", "n_pairs", "n_skipped"))
+    extra += sorted(m for m in available if m.startswith("stereoset/") and m.endswith("/ss") and m.count("/") == 2)
+    return [m for m in dict.fromkeys([*shown, *extra]) if m in available]
+
+
+def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True) -> SandboxResult:
+    """Build the table, intervals and effects from the finished cell folders under ``out_dir``.
+
+    Writes ``results.json`` (per-seed values, means, effects), ``table.csv`` (means with intervals),
+    ``effects.csv``, ``summary.txt`` and ``comparison.png`` (a forest plot) when ``write``.
+    """
+    out = Path(out_dir)
+    records, missing = _read_cells(out)
+    experiment = records[0]["experiment"]
+    conditions = [c for c in experiment["conditions"] if any(r["condition"] == c for r in records)]
+    primary = experiment["primary_metric"]
+    shown = list(dict.fromkeys([primary, *experiment["metrics"], *GENERAL_METRICS]))
+    values = pd.DataFrame([{"condition": r["condition"], "seed": int(r["seed"]), "metric": m, "value": float(v)}
+                           for r in records for m, v in r["scores"].items()
+                           if isinstance(v, (int, float)) and v is not None])
+    values = values.sort_values(["condition", "seed", "metric"], key=lambda s: s.map(
+        {c: i for i, c in enumerate(conditions)}) if s.name == "condition" else s).reset_index(drop=True)
+    available = set(values["metric"])
+    if primary not in available:
+        raise SandboxError(f"primary metric {primary!r} is not among the cells' scores; is it spelled as a "
+                         f"score key (e.g. gender_log_odds/winobias/mean_log_odds)?")
+    shown = [m for m in shown if m in available]
+    rows = []
+    for (c, m), g in values.groupby(["condition", "metric"], sort=False):
+        finite = g["value"][np.isfinite(g["value"])]
+        if finite.empty:
+            continue
+        iv = seed_mean(finite.to_numpy())
+        rows.append({"condition": c, "metric": m, "mean": iv.estimate, "low": iv.low, "high": iv.high, "n_seeds": iv.n})
+    intervals = pd.DataFrame(rows)
+    table = intervals.pivot(index="condition", columns="metric", values="mean").reindex(conditions)
+    table.index.name = "condition"
+
+    effect_metrics = _effect_metrics(shown, available)
+    items = _item_table(records, effect_metrics)
+    effects = []
+    if "baseline" in conditions:
+        per = values.pivot_table(index=["condition", "seed"], columns="metric", values="value", aggfunc="first")
+        for c in conditions:
+            if c == "baseline":
+                continue
+            for m in effect_metrics:
+                b = {s: per.loc[("baseline", s), m] for s in per.loc["baseline"].index
+                     if np.isfinite(per.loc[("baseline", s), m])}
+                x = {s: per.loc[(c, s), m] for s in per.loc[c].index if np.isfinite(per.loc[(c, s), m])}
+                if not set(b) & set(x):
+                    continue
+                bi = {s: items[("baseline", s, m)] for s in b if ("baseline", s, m) in items}
+                ci = {s: items[(c, s, m)] for s in x if (c, s, m) in items}
+                effects.append(estimate_effect(b, x, baseline_items=bi or None, condition_items=ci or None,
+                                               name=c, metric=m, n_resamples=n_resamples))
+    summary = _summary_lines(experiment, conditions, values, effects, primary, shown, missing)
+    result = SandboxResult(experiment, primary, shown, conditions, values, table, intervals, effects, summary, missing, out)
+    if write:
+        _write_outputs(result, out)
+    return result
+
+
+def _summary_lines(experiment, conditions, values, effects, primary, shown, missing) -> list[str]:
+    n_seeds = {c: int(values[values["condition"] == c]["seed"].nunique()) for c in conditions}
+    lines = [f"experiment {experiment['name']}: {experiment['description']}".rstrip(": "),
+             f"conditions (seeds each): " + ", ".join(f"{c} ({n_seeds[c]})" for c in conditions),
+             f"primary metric, named before the results: {primary}"]
+    if missing:
+        lines.append(f"unfinished cells, left out: {', '.join(missing)}")
+    by_metric = {}
+    for e in effects:
+        by_metric.setdefault(e.metric, []).append(e)
+    for e in by_metric.get(primary, []):
+        lines.append(verdict_line(e, primary=True))
+    secondary = [e for m in shown if m != primary for e in by_metric.get(m, [])]
+    if secondary:
+        lines.append(f"secondary metrics (exploratory: {len(secondary)} comparisons, no correction for multiplicity):")
+        lines += ["  " + verdict_line(e) for e in secondary]
+    return lines
+
+
+def _write_outputs(result: SandboxResult, out: Path) -> None:
+    from .plots import plot_effects
+
+    effects = result.effects_frame()
+    payload = {"experiment": result.experiment, "primary_metric": result.primary_metric, "conditions": result.conditions,
+               "missing_cells": result.missing, "summary": result.summary,
+               "per_seed": result.values.to_dict("records"), "intervals": result.intervals.to_dict("records"),
+               "effects": [e.to_dict() for e in result.effects],
+               "interval_note": "intervals: 95 %; 'seeds' = t interval over training seeds (paired by seed); "
+                                "'items' = paired bootstrap over benchmark items of the seed-averaged item values"}
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=1, default=_jsonable))
+    wide = result.intervals.copy()
+    atomic_write_text(out / "table.csv", wide.to_csv(index=False))
+    atomic_write_text(out / "effects.csv", effects.to_csv(index=False))
+    atomic_write_text(out / "summary.txt", "\n".join(result.summary) + "\n")
+    plot_effects(result, out / "comparison.png")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
