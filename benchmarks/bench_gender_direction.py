@@ -1,7 +1,11 @@
 """Gender-direction scores of sandbox models: does CDA shift them by more than their bootstrap intervals?
 
-    python benchmarks/bench_gender_direction.py --baseline /tmp/sb/out/baseline/final \
-        --cda /tmp/sb/out/cda/final --duplication /tmp/sb/out/duplication/final [--out gender_direction.json]
+    python benchmarks/bench_gender_direction.py --baseline sandbox_results/cells/baseline/seed-0/train/final \
+        --cda sandbox_results/cells/cda/seed-0/train/final \
+        --duplication sandbox_results/cells/duplication/seed-0/train/final [--out gender_direction.json]
+
+(The sandbox itself now reports these effects over seeds and items for every seed of the grid;
+this script compares single models, e.g. one seed's, with the Kurita score too.)
 
 Evaluates ``gender_log_odds`` (every WinoBias test sentence + the occupation templates) and
 ``kurita`` on each model folder (a GPT-BERT causal LM or any model folder with its tokenizer),

@@ -52,7 +52,7 @@ def distinguishable(r) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=300, help="training steps (default 300; the sandbox uses 2000)")
+    ap.add_argument("--steps", type=int, default=300, help="training steps (default 300; the sandbox recipe uses 500)")
     ap.add_argument("--save-every", type=int, default=30, help="checkpoint (and callback) interval in steps")
     ap.add_argument("--limit", type=int, default=20, help="items per benchmark group in the sweep and callback "
                     "(BLiMP: pairs per paradigm; bias benchmarks: first N items)")

@@ -8,12 +8,9 @@ traceback instead. See docs/cli.md.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
-import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from ._paths import local_or_hub, looks_local, require_local
 
@@ -63,52 +60,22 @@ def limit_arg(text: str) -> int | None:
 # ------------------------------------------------------------------------------------------ plugins
 
 
-def _is_plugin_file(spec: str) -> bool:
-    """A ``--plugin`` value names a file (not a module) when it ends in ``.py`` or contains a path separator."""
-    return spec.endswith(".py") or any(sep in spec for sep in {"/", "\\", os.sep, os.altsep or "/"})
-
-
 def load_plugin(spec: str) -> list[str]:
     """Import a plugin (a module name, or a ``.py`` file path) whose import registers benchmarks.
 
     Returns the benchmark names it added. ``spec`` is a file when it ends in ``.py`` or contains a
     path separator; anything else is a module name (``mybench``, ``pkg.mod``), imported with
     ``sys.path`` and then the current folder searched, even when a folder ``mybench/`` exists here
-    (a package is such a folder). A missing module or file raises :class:`CLIError`.
+    (a package is such a folder). A missing module or file raises a one-line user error.
     """
+    from ._imports import UserImportError, import_user_code
     from .evaluate import list_benchmarks
 
     before = set(list_benchmarks())
-    if _is_plugin_file(spec):
-        path = require_local(spec, "plugin file")
-        if path.is_dir():
-            raise CLIError(f"plugin {spec} is a folder; give a module name or a .py file")
-        name = f"babybias_plugin_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise CLIError(f"plugin file {spec} cannot be imported (not a Python file?)")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-    else:
-        cwd = str(Path.cwd())
-        added = cwd not in sys.path
-        if added:
-            sys.path.append(cwd)  # the console script does not put the current folder on sys.path
-        try:
-            importlib.import_module(spec)
-        except ModuleNotFoundError as err:
-            if err.name is not None and (spec == err.name or spec.startswith(err.name + ".")):
-                raise CLIError(f"plugin module {spec!r} cannot be imported: no module named {err.name!r} "
-                               "(give an importable module name or a .py file path)") from None
-            raise
-        finally:
-            if added:
-                sys.path.remove(cwd)
+    try:
+        import_user_code(spec, "plugin", prefix="babybias_plugin")
+    except UserImportError as err:
+        raise CLIError(str(err)) from None
     return sorted(set(list_benchmarks()) - before)
 
 

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
-import importlib.util
 import inspect
 import re
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..corpus import (CDA, CDS, Intervention, PerturbationAugmentation, Pipeline, RandomDuplication, RandomRemoval,
@@ -283,38 +280,20 @@ PRESETS: dict[str, Callable[..., Experiment]] = {"cda": _cda, "cds": _cds, "toxi
 
 
 def load_object(spec: str, what: str = "intervention") -> Any:
-    """The object named ``module:attribute`` (or ``path/to/file.py:attribute``); ValueError naming what is wrong."""
-    module_name, sep, attr = spec.partition(":")
+    """The object named ``module:attribute`` (or ``path/to/file.py:attribute``); SandboxError naming what is wrong."""
+    from .._imports import UserImportError, import_user_code
+
+    module_name, sep, attr = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
     if not sep or not module_name or not attr:
         raise SandboxError(f"{what} {spec!r} must be written module:object (e.g. mypkg.interventions:MyCDA) "
-                         f"or path/to/file.py:object")
-    if module_name.endswith(".py"):
-        path = Path(module_name)
-        if not path.is_file():
-            raise FileNotFoundError(f"{what} file {module_name} does not exist")
-        name = f"babybias_user_{path.stem}"
-        mspec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(mspec)
-        sys.modules[name] = module
-        mspec.loader.exec_module(module)
-    else:
-        cwd = str(Path.cwd())
-        added = cwd not in sys.path
-        if added:
-            sys.path.append(cwd)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and (module_name == err.name or module_name.startswith(err.name + ".")):
-                raise SandboxError(f"{what} {spec!r}: no module named {err.name!r}") from None
-            raise
-        finally:
-            if added:
-                sys.path.remove(cwd)
-    obj = module
+                           f"or path/to/file.py:object")
+    try:
+        obj = import_user_code(module_name, what)
+    except UserImportError as err:
+        raise SandboxError(f"{what} {spec!r}: {err}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise SandboxError(f"{what} {spec!r}: module {module_name!r} has no attribute {attr!r}")
+            raise SandboxError(f"{what} {spec!r}: {module_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
 

@@ -294,8 +294,16 @@ def _check_cell_folder(cell: Cell, fingerprint: str) -> None:
                              f"give another --output or delete that folder")
 
 
-def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict:
-    """Run one cell (skipping it if finished, resuming its training if not) and return its ``scores.json``."""
+def _rank() -> int:
+    """This process's rank under torchrun (0 without a process group)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict | None:
+    """Run one cell (skipping it if finished, resuming its training if not) and return its ``scores.json``
+    (None on a torchrun rank other than 0, which only trains)."""
     fingerprint = config.fingerprint()
     _check_cell_folder(cell, fingerprint)
     if cell.finished:
@@ -309,6 +317,8 @@ def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict:
     t1 = time.perf_counter()
     recipe = sandbox_recipe(config, seed=cell.seed)
     result = train(recipe, corpus, cache.tokenizer, cell.path / "train", progress=config.progress)
+    if _rank() != 0:  # under torchrun every rank trains; rank 0 alone evaluates and writes the cell
+        return None
     t2 = time.perf_counter()
     evaluation = evaluate_cell_model(result.model, cache.tokenizer, config)
     evaluation.to_json(cell.path / "evaluation.json")
@@ -349,10 +359,12 @@ def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None 
         cache = _CorpusCache(config, corpus, tokenizer)
         for k, cell in enumerate(todo, 1):
             record = run_cell(config, cell, cache)
+            if record is None:
+                continue
             primary = record["scores"].get(config.spec.primary_metric, float("nan"))
             print(f"[{k}/{len(todo)}] {cell.name}: loss {record['train']['final_loss']:.3f}, "
                   f"{config.spec.primary_metric} {primary:.3f}, {sum(record['seconds'].values()):.0f} s", flush=True)
-    if cells_to_run is not None and not all(c.finished for c in grid):
+    if _rank() != 0 or (cells_to_run is not None and not all(c.finished for c in grid)):
         return None
     return collect(out, n_resamples=config.n_resamples)
 
@@ -523,7 +535,7 @@ def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True) ->
 def _summary_lines(experiment, conditions, values, effects, primary, shown, missing) -> list[str]:
     n_seeds = {c: int(values[values["condition"] == c]["seed"].nunique()) for c in conditions}
     lines = [f"experiment {experiment['name']}: {experiment['description']}".rstrip(": "),
-             f"conditions (seeds each): " + ", ".join(f"{c} ({n_seeds[c]})" for c in conditions),
+             "conditions (seeds each): " + ", ".join(f"{c} ({n_seeds[c]})" for c in conditions),
              f"primary metric, named before the results: {primary}"]
     if missing:
         lines.append(f"unfinished cells, left out: {', '.join(missing)}")
