@@ -24,7 +24,7 @@
 # in jupytext "percent" format: open it in Jupyter (`jupytext --to notebook examples/tutorial.py`, or
 # VS Code / PyCharm run its `# %%` cells) or run it as a script:
 #
-#     python examples/tutorial.py                   # about 6 minutes on 2 CPU cores
+#     python examples/tutorial.py                   # about 9 minutes on 2 CPU cores
 #
 # The test suite runs it at tiny settings (`BABYBIAS_TUTORIAL_STEPS=4 BABYBIAS_TUTORIAL_SEEDS=2 ...`).
 #
@@ -115,7 +115,7 @@ fig.savefig(OUT / "training_curves.png", dpi=110)
 #
 # Every table cell is a mean over seeds with a 95 % t interval over seeds (`n` seeds). Each
 # condition's difference from the baseline is paired by seed (the baseline and the condition share
-# each seed's initialisation and batch order) and by benchmark item (the same items in every model);
+# each seed's initialisation) and by benchmark item (the same items in every model);
 # it is called distinguishable from noise only when both intervals exclude zero.
 
 # %%
@@ -149,15 +149,17 @@ runs = {c: [cell.path / "train" for cell in cells(config) if cell.condition == c
 frame = sweep(runs, ["gender_log_odds"], OUT / "sweep.jsonl", limit=BIAS_LIMIT)
 plot_trajectories_by_seed(frame, [experiment.primary_metric, "gender_log_odds/templates/mean_log_odds"],
                           OUT / "trajectories.png", reference=0.0)
-summary = frame[frame["metric"] == "winobias/mean_log_odds"].groupby(["run", "step"])["value"].agg(["mean", "count"])
-print(summary)
+checkpoints = frame[(frame["metric"] == "winobias/mean_log_odds") & (frame["checkpoint"] != "final")]
+print(checkpoints.groupby(["run", "step"])["value"].agg(["mean", "min", "max", "count"]))  # count = seeds
 
 # %% [markdown]
 # ## 6. Reading the result
 #
-# The summary lines above say, in words, which differences are distinguishable from noise. On the
-# shipped corpus the CDA model's male-pronoun preference falls far below the baseline's at every
-# seed, while the duplication control's stays near it: the effect is CDA's, not the extra text's.
+# The summary lines above say, in words, which differences are distinguishable from noise. The
+# line `cda − duplication` is the comparison that answers the question: CDA against its matched
+# control, paired by seed and item. On the shipped corpus CDA lowers the male-pronoun preference
+# far below the baseline's and the control's at every seed (docs/benchmarks.md has the 4-seed run),
+# while the control stays near the baseline: the effect is CDA's, not the extra text's.
 # The other bias benchmarks (CrowS-Pairs, StereoSet) move by amounts within their noise at this
 # scale — report them, do not pick among them afterwards. The same cells, collected from any
 # number of machines, give the same table: `babybias sandbox --collect tutorial_out`.

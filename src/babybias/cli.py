@@ -238,7 +238,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         transformers.utils.logging.disable_progress_bar()
     if args.collect:
         folder = require_local(args.collect, "sandbox output folder")
-        result = experiment.collect(folder, n_resamples=args.n_resamples)
+        result = experiment.collect(folder, n_resamples=args.n_resamples, primary_metric=args.primary_metric)
         _print_result(result, str(folder))
         return 0
     options = dict(experiment=args.experiment, control=args.control, primary_metric=args.primary_metric, axis=args.axis,
@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "the intervention added or removed), none (the baseline is the control), or module:object, "
                          "a factory f(report, seed=, tokenizer=)")
     sb.add_argument("--primary-metric", help="replace the experiment's primary metric (a score key); name it before "
-                                             "looking at results")
+                                             "looking at results (with --collect: correct a mistaken one)")
     sb.add_argument("--axis", choices=["gender", "race", "age"], help="the perturbation experiment's axis (default gender)")
     sb.add_argument("--seeds", type=seeds_arg, default=4,
                     help="number of training seeds N (0 … N−1; default 4) or a list 3,7,9")

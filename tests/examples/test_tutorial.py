@@ -35,5 +35,6 @@ def test_tutorial_runs_at_tiny_settings(tmp_path):
     out = tmp_path / "out"
     for name in ("results.json", "comparison.png", "training_curves.png", "trajectories.png", "sweep.jsonl"):
         assert (out / name).stat().st_size > 0, name
-    assert "PRIMARY cda − baseline" in done.stdout and "random-duplication" in done.stdout
+    assert "PRIMARY cda − baseline" in done.stdout and "PRIMARY cda − duplication" in done.stdout
+    assert "random-duplication" in done.stdout  # the control's report
     assert json.loads((out / "results.json").read_text())["primary_metric"] == "gender_log_odds/winobias/mean_log_odds"

@@ -134,3 +134,11 @@ def test_macro_means_get_per_item_weights():
     rows = {"blimp": pd.DataFrame({"UID": ["a", "a", "a", "b"], "correct": [True, True, True, False]})}
     assert np.mean(item_values("blimp/overall", rows)) == pytest.approx(50.0)
     assert np.mean(item_values("blimp/micro", rows)) == pytest.approx(75.0)
+
+
+def test_supplement_and_ewok_overall_are_macro_means_over_their_groups():
+    import pandas as pd
+
+    frame = pd.DataFrame({"task": ["a", "a", "a", "b"], "domain": ["x", "y", "y", "y"], "correct": [1, 1, 1, 0]})
+    assert np.mean(item_values("blimp_supplement/overall", {"blimp_supplement": frame})) == pytest.approx(50.0)
+    assert np.mean(item_values("ewok/overall", {"ewok": frame})) == pytest.approx((100.0 + 200 / 3) / 2)

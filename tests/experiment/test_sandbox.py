@@ -88,6 +88,11 @@ def test_grid_writes_self_contained_cells_and_a_table_with_seed_intervals(grid):
     assert "[" in pretty.loc["cda", primary]
     # per-axis breakdowns have effects too
     assert {"crows_pairs/gender", "stereoset/gender/ss"} <= {e.metric for e in result.effects}
+    # and the intervention is compared with its control, paired by seed, besides both with the baseline
+    d = per_seed[(per_seed["condition"] == "duplication") & (per_seed["metric"] == primary)].set_index("seed")["value"]
+    vs_control = result.effect("cda", reference="duplication")
+    assert vs_control.estimate == pytest.approx((c - d).mean()) and vs_control.label == "cda − duplication"
+    assert any(l.startswith("PRIMARY cda − duplication") for l in result.summary)
 
 
 def test_collect_rebuilds_the_table_from_copied_cell_folders(grid, tmp_path):
@@ -260,3 +265,50 @@ def test_presets_name_their_primary_metric_and_conditions():
     assert get_experiment("toxicity").primary_metric == "crows_pairs/overall"
     # the fingerprint is the same in every process (no memory addresses in the description)
     assert "0x" not in json.dumps(get_experiment("toxicity").describe())
+
+
+def test_collect_can_correct_the_primary_metric_and_restrict_to_cells(grid, tmp_path):
+    config, result = grid
+    fixed = collect(config.output_dir, n_resamples=99, write=False, primary_metric="crows_pairs/overall")
+    assert fixed.primary_metric == "crows_pairs/overall" and fixed.summary[2].endswith("crows_pairs/overall")
+    seed0 = collect(config.output_dir, n_resamples=99, write=False, cells=[c.name for c in cells(config) if c.seed == 0])
+    assert set(seed0.values["seed"]) == {0} and seed0.effect("cda").distinguishable is None
+    with pytest.raises(ValueError, match="is not a score the sandbox computes"):
+        SandboxConfig(primary_metric="crows_pair/overall")
+
+
+def test_a_tokenizer_trained_with_other_options_is_refused(grid):
+    from babybias.experiment.sandbox import SandboxError, _load_or_train_tokenizer
+
+    config, _ = grid
+    out = Path(config.output_dir)
+    same = _load_or_train_tokenizer(config, None, out)  # loaded, not trained (no corpus needed)
+    assert len(same) <= 400
+    other = SandboxConfig(corpus=config.corpus, output_dir=config.output_dir, seeds=2, **(SMALL | {"vocab_size": 300}))
+    with pytest.raises(SandboxError, match="was trained with other options"):
+        _load_or_train_tokenizer(other, None, out)
+
+
+def test_fingerprints_follow_parameters_and_not_the_process():
+    import subprocess
+    import sys
+
+    from babybias.corpus import ToxicityFilter, WordListScorer
+
+    def fp(words):
+        return SandboxConfig(experiment=Experiment("t", ToxicityFilter(scorer=WordListScorer(words)), label="t")).fingerprint()
+
+    assert len({fp(["damn"]), fp(["hell", "idiot"]), fp(None)}) == 3  # the scorer's word list is part of it
+    spec = f"{HERE / 'user_intervention.py'}:lowercase_everything"
+    code = f"from babybias.experiment import SandboxConfig; print(SandboxConfig(experiment={spec!r}, control='none').fingerprint())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    assert len(runs) == 1 and runs.pop().strip() == SandboxConfig(experiment=spec, control="none").fingerprint()
+
+
+def test_a_factory_that_cannot_be_built_fails_before_anything_trains(corpus_file, tmp_path, capsys):
+    out = tmp_path / "bad"
+    assert main(["sandbox", "--experiment", f"{HERE / 'user_intervention.py'}:needs_strength", "--corpus",
+                 str(corpus_file), "--output", str(out), "--seeds", "1", "--steps", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("babybias: error: experiment 'needs_strength': its intervention cannot be built for seed 0")
+    assert "missing 1 required positional argument: 'strength'" in err and not out.exists()

@@ -39,3 +39,8 @@ def lowercase_everything(seed: int = 0):
             return corpus.from_dict({"text": texts}), Report("lower", units_in=len(texts), units_out=len(texts))
 
     return Pipeline([Lower()])
+
+
+def needs_strength(strength, seed: int = 0):
+    """A factory with a required argument the sandbox cannot give: refused before anything trains."""
+    return Shout(every=strength, seed=seed)

@@ -17,8 +17,10 @@ intervention. Each preset names its **primary metric** here, in code, before any
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -82,10 +84,10 @@ def _build(spec: Any, seed: int, tokenizer: Any, what: str) -> Any:
         made = spec(**kwargs)
         if not hasattr(made, "apply"):
             raise SandboxError(f"{what} {getattr(spec, '__name__', spec)!r} returned {type(made).__name__}, "
-                            "not an intervention (an object with apply(corpus) -> (corpus, report))")
+                               "not an intervention (an object with apply(corpus) -> (corpus, report))")
         return made
     raise SandboxError(f"{what} must be an Intervention, a Pipeline, an Intervention class or a factory; "
-                    f"got {type(spec).__name__}")
+                       f"got {type(spec).__name__}")
 
 
 def as_reports(reports: Any) -> list[Report]:
@@ -106,7 +108,7 @@ def matched_control(baseline, condition, seed: int, tokenizer: Any = None, label
     net = words_out - words_in
     if abs(net) <= words_in // 100:
         raise SandboxError(f"{label} changes the corpus by {net:+d} words of {words_in} (under 1 %): it needs no "
-                         "matched control; the baseline is its control (use control='none', CLI --control none)")
+                           "matched control; the baseline is its control (use control='none', CLI --control none)")
     if net > 0:
         return RandomDuplication(count=net, seed=seed, match="words", tokenizer=tokenizer)
     return RandomRemoval(scorer=None, target=-net, match="words", seed=seed, tokenizer=tokenizer)
@@ -199,15 +201,51 @@ class Experiment:
         return dataclasses.replace(self, **changes)
 
 
-def _stable(value: Any) -> Any:
-    """A parameter as text that is the same in every process: no memory addresses, long values hashed."""
-    if isinstance(value, (int, float, bool, type(None))):
-        return value
-    text = str(value)
-    text = re.sub(r" object at 0x[0-9a-f]+", "", text)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _short(text: str) -> str:
+    """``text`` without memory addresses; past 120 characters, its head and a hash of the whole."""
+    text = _ADDRESS.sub("", text)
     if len(text) > 120:
         text = f"{text[:60]}... (sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]})"
     return text
+
+
+def _stable(value: Any, depth: int = 0) -> Any:
+    """A parameter as plain data that is the same in every process and differs when the parameter does.
+
+    Functions and classes by qualified name; models, pipelines and tokenizers by ``name_or_path``;
+    other objects by class and (two levels deep) their attributes, private ones included (a word
+    list scorer keeps its list in ``_pattern``); long values hashed; memory addresses dropped.
+    """
+    if isinstance(value, (int, float, bool, type(None))):
+        return value
+    if isinstance(value, str):
+        return _short(value)
+    if isinstance(value, re.Pattern):
+        return _short(f"re.compile({value.pattern!r}, {int(value.flags)})")
+    if isinstance(value, functools.partial):
+        return {"partial": _stable(value.func, depth), "args": _stable(value.args, depth + 1),
+                "keywords": _stable(value.keywords, depth + 1)}
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        if isinstance(value, dict):
+            items: Any = {str(k): _stable(v, depth + 1) for k, v in value.items()}
+        else:
+            items = [_stable(v, depth + 1) for v in value]
+            if isinstance(value, (set, frozenset)):
+                items = sorted(items, key=repr)
+        text = json.dumps(items, sort_keys=True, default=str)
+        return _short(text) if len(text) > 120 else items
+    if isinstance(value, type) or inspect.isroutine(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
+    cls = f"{type(value).__module__}.{type(value).__qualname__}"
+    name = getattr(value, "name_or_path", None) or getattr(getattr(value, "model", None), "name_or_path", None)
+    if name:
+        return {"class": cls, "name_or_path": str(name)}
+    if depth < 2 and hasattr(value, "__dict__"):
+        return {"class": cls, "attributes": {k: _stable(v, depth + 1) for k, v in sorted(vars(value).items())}}
+    return _short(repr(value))
 
 
 def _describe(obj: Any) -> Any:
@@ -216,11 +254,10 @@ def _describe(obj: Any) -> Any:
         return obj
     if isinstance(obj, Pipeline):
         return {"pipeline": [_describe(step) for step in obj.steps]}
-    if isinstance(obj, Intervention) or (hasattr(obj, "apply") and not isinstance(obj, type)):
-        params = obj.params() if hasattr(obj, "params") else {}
+    if hasattr(obj, "apply") and not isinstance(obj, type):
         return {"class": f"{type(obj).__module__}.{type(obj).__qualname__}",
-                "params": {k: _stable(v) for k, v in params.items()}}
-    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', None) or _stable(obj)}"
+                "params": {k: _stable(v, 1) for k, v in sorted(vars(obj).items())}}
+    return _stable(obj)
 
 
 # ------------------------------------------------------------------------------------------ presets

@@ -5,7 +5,8 @@ For a metric (a flat score key such as ``gender_log_odds/winobias/mean_log_odds`
 ``c``, the effect is ``score(c) − score(baseline)``; two intervals describe its noise:
 
 * **over seeds** — the per-seed differences ``d_s = score(c, s) − score(baseline, s)`` (the baseline
-  and the condition share seed ``s``: the same initialisation and batch order), mean with a
+  and the condition share seed ``s``: the same initialisation and random streams; the batches
+  differ, since the corpora do), mean with a
   t interval (``babybias.analysis.mean_interval``) and a one-sample t-test p
   (``scipy.stats.ttest_1samp``), n = seeds. This is "would another training run agree?".
 * **over items** — each item's value averaged over the seeds, condition vs baseline on the same
@@ -105,19 +106,26 @@ def _winobias(rows: pd.DataFrame, key: str) -> np.ndarray | None:
     return gap if what == "gap" else 50.0 + gap / 2.0
 
 
-def _blimp(rows: pd.DataFrame, key: str) -> np.ndarray | None:
-    correct = 100.0 * rows["correct"].to_numpy(dtype=float)
-    if key == "micro":
-        return correct
-    if key == "overall":
-        return _macro(correct, rows["UID"].reset_index(drop=True))
-    return None
+def _macro_accuracy(group: str) -> Callable[[pd.DataFrame, str], np.ndarray | None]:
+    """Minimal-pair benchmarks: ``micro`` = plain accuracy, ``overall`` = macro mean over ``group``
+    (BLiMP: paradigms ``UID``; the supplement: ``task``; EWoK: ``domain``)."""
+
+    def values(rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        correct = 100.0 * rows["correct"].to_numpy(dtype=float)
+        if key == "micro":
+            return correct
+        if key == "overall" and group in rows.columns:
+            return _macro(correct, rows[group].reset_index(drop=True))
+        return None
+
+    return values
 
 
 #: benchmark name → item-value function (see above). Register your own benchmark's here.
 ITEM_METRICS: dict[str, Callable[[pd.DataFrame, str], np.ndarray | None]] = {
     "gender_log_odds": _gender_log_odds, "crows_pairs": _crows_pairs, "stereoset": _stereoset,
-    "winobias": _winobias, "blimp": _blimp, "blimp_supplement": _blimp, "ewok": _blimp,
+    "winobias": _winobias, "blimp": _macro_accuracy("UID"), "blimp_supplement": _macro_accuracy("task"),
+    "ewok": _macro_accuracy("domain"),
 }
 
 
@@ -132,8 +140,6 @@ def item_values(metric: str, rows: Mapping[str, pd.DataFrame]) -> np.ndarray | N
     frame = rows.get(bench)
     if func is None or frame is None or frame.empty or not key:
         return None
-    if func is _blimp and key == "overall" and "UID" not in frame.columns:
-        return None
     try:
         return func(frame.reset_index(drop=True), key)
     except KeyError:  # a frame without the columns this rule reads (another benchmark of that name)
@@ -145,7 +151,7 @@ def item_values(metric: str, rows: Mapping[str, pd.DataFrame]) -> np.ndarray | N
 
 @dataclass(frozen=True)
 class Effect:
-    """``metric(condition) − metric(baseline)`` with its interval over seeds and, where defined, over items."""
+    """``metric(condition) − metric(reference)`` with its interval over seeds and, where defined, over items."""
 
     condition: str
     metric: str
@@ -155,6 +161,12 @@ class Effect:
     items: PairedDifference | None       # paired bootstrap over items of the seed-averaged values
     per_seed: dict[int, float]           # seed -> difference
     distinguishable: bool | None         # None: one seed, no verdict
+    reference: str = "baseline"          # what the condition is compared with (the baseline, or the control)
+
+    @property
+    def label(self) -> str:
+        """``cda`` against the baseline, ``cda − duplication`` against another reference."""
+        return self.condition if self.reference == "baseline" else f"{self.condition} − {self.reference}"
 
     @property
     def n_seeds(self) -> int:
@@ -163,7 +175,7 @@ class Effect:
     def to_dict(self) -> dict:
         """One flat row: estimate, seed interval and p, item interval and p (NaN where absent), verdict."""
         it = self.items
-        return {"condition": self.condition, "metric": self.metric, "estimate": self.estimate,
+        return {"condition": self.condition, "reference": self.reference, "metric": self.metric, "estimate": self.estimate,
                 "seeds_low": self.seeds.low, "seeds_high": self.seeds.high, "n_seeds": self.n_seeds,
                 "p_seeds": self.p_seeds,
                 "items_low": it.low if it else math.nan, "items_high": it.high if it else math.nan,
@@ -179,7 +191,7 @@ def _excludes_zero(low: float, high: float) -> bool:
 def _t_test_p(d: np.ndarray) -> float:
     if d.size < 2:
         return math.nan
-    if np.ptp(d) == 0:  # no spread: the t statistic is undefined
+    if np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):  # no spread: the t statistic is undefined
         return 1.0 if d[0] == 0 else 0.0
     return float(stats.ttest_1samp(d, 0.0).pvalue)
 
@@ -187,9 +199,9 @@ def _t_test_p(d: np.ndarray) -> float:
 def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float], *,
                     baseline_items: Mapping[int, np.ndarray] | None = None,
                     condition_items: Mapping[int, np.ndarray] | None = None,
-                    name: str = "condition", metric: str = "metric", level: float = LEVEL,
-                    n_resamples: int = 1999, seed: int = 0) -> Effect:
-    """The effect of ``condition`` over ``baseline`` on one metric (see the module docstring).
+                    name: str = "condition", metric: str = "metric", reference: str = "baseline",
+                    level: float = LEVEL, n_resamples: int = 1999, seed: int = 0) -> Effect:
+    """The effect of ``condition`` over ``baseline`` (or another ``reference``: the control) on one metric.
 
     ``baseline`` / ``condition`` map training seeds to the metric's value; only seeds present in both
     are used (paired by seed). ``*_items`` map seeds to per-item values (the same items, in the same
@@ -197,8 +209,8 @@ def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float
     """
     shared = sorted(set(baseline) & set(condition))
     if not shared:
-        raise ValueError(f"{name} vs baseline on {metric}: no seed has both cells "
-                         f"(baseline seeds {sorted(baseline)}, {name} seeds {sorted(condition)})")
+        raise ValueError(f"{name} vs {reference} on {metric}: no seed has both cells "
+                         f"({reference} seeds {sorted(baseline)}, {name} seeds {sorted(condition)})")
     d = np.array([condition[s] - baseline[s] for s in shared], dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # one seed: NaN interval, said in the verdict instead
@@ -210,7 +222,7 @@ def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float
         a = np.mean([np.asarray(baseline_items[s], dtype=float) for s in shared], axis=0)
         b = np.mean([np.asarray(condition_items[s], dtype=float) for s in shared], axis=0)
         if a.shape != b.shape:
-            raise ValueError(f"{name} vs baseline on {metric}: {b.size} items against {a.size}; "
+            raise ValueError(f"{name} vs {reference} on {metric}: {b.size} items against {a.size}; "
                              "the cells were evaluated on different items (another limit or benchmark version?)")
         if a.size >= 2:
             with warnings.catch_warnings():
@@ -221,7 +233,7 @@ def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float
     else:
         verdict = _excludes_zero(seeds_iv.low, seeds_iv.high) and (items is None or _excludes_zero(items.low, items.high))
     return Effect(name, metric, float(d.mean()), seeds_iv, p_seeds, items,
-                  {int(s): float(v) for s, v in zip(shared, d)}, verdict)
+                  {int(s): float(v) for s, v in zip(shared, d)}, verdict, reference)
 
 
 def seed_mean(values: Sequence[float], level: float = LEVEL) -> Interval:
@@ -239,7 +251,7 @@ def verdict_line(effect: Effect, primary: bool = False, digits: int = 2) -> str:
     """The effect in plain words: estimate, both intervals, and whether it is distinguishable from noise."""
     e, iv = effect, effect.seeds
     tag = "PRIMARY " if primary else ""
-    head = f"{tag}{e.condition} − baseline, {e.metric}: {_fmt(e.estimate, digits)}"
+    head = f"{tag}{e.condition} − {e.reference}, {e.metric}: {_fmt(e.estimate, digits)}"
     if e.n_seeds >= 2:
         head += f", 95% CI over {e.n_seeds} seeds [{_fmt(iv.low, digits)}, {_fmt(iv.high, digits)}] (t-test p = {e.p_seeds:.3g})"
     if e.items is not None:

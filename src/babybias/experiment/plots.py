@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ def _is_ability(metric: str) -> bool:
 
 
 def plot_effects(result: "SandboxResult", path: str | Path) -> Path:
-    """Effects (condition − baseline) of the shown metrics with their 95 % intervals.
+    """Effects (condition − baseline, and intervention − control) of the shown metrics with their 95 % intervals.
 
     One row per metric, each on its own scale (log-odds, percentage points and composites differ),
     bias metrics first, then ability metrics; one marker per condition, filled when distinguishable
@@ -31,15 +32,15 @@ def plot_effects(result: "SandboxResult", path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by = {(e.condition, e.metric): e for e in result.effects}
-    conditions = [c for c in result.conditions if c != "baseline"]
+    by = {(e.label, e.metric): e for e in result.effects}
+    conditions = list(dict.fromkeys(e.label for e in result.effects))  # cda, duplication, cda − duplication
     metrics = [m for m in result.shown_metrics if any((c, m) in by for c in conditions)]
     metrics = [m for m in metrics if not _is_ability(m)] + [m for m in metrics if _is_ability(m)]
     if not metrics:
         fig, ax = plt.subplots(figsize=(6, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, "no effects: the grid has no baseline cells or no other condition", ha="center", va="center")
-        fig.savefig(path, dpi=120)
+        _save(fig, Path(path))
         plt.close(fig)
         return Path(path)
     row_h = 0.28 * max(2, len(conditions)) + 0.3
@@ -63,9 +64,19 @@ def plot_effects(result: "SandboxResult", path: str | Path) -> Path:
         ax.set_title(f"{m}  ({kind}{', PRIMARY' if m == result.primary_metric else ''})", fontsize=8, loc="left",
                      fontweight="bold" if m == result.primary_metric else "normal")
         ax.tick_params(axis="x", labelsize=7)
-    axes[0, 0].figure.suptitle("condition − baseline, 95 % CI (thick: over seeds, thin: over items); "
-                               "filled: distinguishable from noise", fontsize=8)
+    fig.suptitle("effect (condition − baseline, or intervention − control), 95 % CI (thick: over seeds, thin: "
+                 "over items); filled: distinguishable from noise", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, Path(path))
     plt.close(fig)
     return Path(path)
+
+
+def _save(fig, path: Path) -> None:
+    """Write the figure through a temporary file and a rename, so a reader never sees half a PNG."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

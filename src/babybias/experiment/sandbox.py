@@ -126,6 +126,11 @@ class SandboxConfig:
             raise ValueError(f"axis applies to the perturbation experiment only, got experiment {self.experiment!r}")
         self.spec = get_experiment(self.experiment, control=self.control, primary_metric=self.primary_metric, **options)
         self.seeds = _seeds(self.seeds)
+        try:  # a factory or class that cannot be built fails now, not after the baseline has trained
+            self.spec.make_intervention(self.seeds[0])
+        except TypeError as err:
+            raise SandboxError(f"experiment {self.spec.name!r}: its intervention cannot be built for seed "
+                               f"{self.seeds[0]}: {err}") from None
         if self.conditions is None:
             self.conditions = self.spec.conditions
         self.conditions = tuple(self.conditions)
@@ -139,6 +144,10 @@ class SandboxConfig:
                              f"'{self.spec.label}' too")
         if self.recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}")
+        if self.primary_metric is not None and not _known_metric(self.primary_metric):
+            raise SandboxError(f"primary_metric {self.primary_metric!r} is not a score the sandbox computes: give "
+                               f"'<benchmark>/<key>' of {', '.join(METRIC_BENCHMARKS)}, or composite_bias / "
+                               "composite_performance (e.g. gender_log_odds/winobias/mean_log_odds)")
         check_limit(self.steps, "steps", "the recipe's own number")
         check_limit(self.blimp_limit, "blimp_limit")
         check_limit(self.bias_limit, "bias_limit")
@@ -157,6 +166,7 @@ class SandboxConfig:
         """A hash of exactly the options that change what a cell computes (:data:`COMPUTE_OPTIONS`, the
         recipe and what the intervention and control are), not seeds, output, metrics or wording."""
         keep = {name: getattr(self, name) for name in COMPUTE_OPTIONS}
+        keep["corpus"] = corpus_identity(self.corpus)
         spec = self.spec.describe()
         keep["experiment"] = {k: spec[k] for k in ("name", "label", "control_label", "intervention", "control")}
         keep["recipe"] = sandbox_recipe(self).replace(seed=0).to_dict()
@@ -169,6 +179,28 @@ class SandboxConfig:
         d["control"] = d["experiment"]["control"]
         d["seeds"], d["conditions"] = list(self.seeds), list(self.conditions)
         return d
+
+
+METRIC_BENCHMARKS = ("crows_pairs", "stereoset", "winobias", "gender_log_odds", "blimp", "blimp_supplement", "ewok")
+
+
+def _known_metric(metric: str) -> bool:
+    bench, _, key = metric.partition("/")
+    return metric in ("composite_bias", "composite_performance") or (bench in METRIC_BENCHMARKS and bool(key))
+
+
+def corpus_identity(corpus: str | None) -> Any:
+    """What a cell's corpus is, for its fingerprint: the shipped sample, a hub name, or a local path
+    with the relative path and size of each text file under it (a changed file of another size is
+    another corpus; an edit that keeps every size is not seen)."""
+    if corpus is None:
+        return "shipped:wikipedia_sample"
+    path = Path(corpus).expanduser()
+    if not path.exists():
+        return corpus
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {"path": corpus, "files": [[str(f.relative_to(path) if path.is_dir() else f.name), f.stat().st_size]
+                                      for f in files]}
 
 
 def sandbox_recipe(config: SandboxConfig, seed: int = 0):
@@ -204,24 +236,47 @@ def cells(config: SandboxConfig) -> list[Cell]:
     return [Cell(c, s, config.spec.role(c), root / c / f"seed-{s}") for s in config.seeds for c in config.conditions]
 
 
+TOKENIZER_INFO = "babybias_sandbox_tokenizer.json"
+
+
+def _tokenizer_options(config: SandboxConfig) -> dict:
+    kind = "bpe" if sandbox_recipe(config).model_type == "gpt-bert" else "wordpiece"
+    lowercase = (config.corpus is None) if config.lowercase is None else config.lowercase
+    return {"corpus": corpus_identity(config.corpus), "vocab_size": config.vocab_size, "kind": kind,
+            "lowercase": lowercase, "min_frequency": 2}
+
+
 def _load_or_train_tokenizer(config: SandboxConfig, corpus, out: Path):
-    """The grid's tokenizer, trained once on the baseline corpus and kept in ``<output>/tokenizer``."""
+    """The grid's tokenizer, trained once on the baseline corpus and kept in ``<output>/tokenizer``
+    with the options it was trained with (another grid's tokenizer there is refused)."""
     from transformers import AutoTokenizer
 
     folder = out / "tokenizer"
-    if (folder / "tokenizer.json").exists():
+    options = json.loads(json.dumps(_tokenizer_options(config)))
+
+    def load():
+        info = folder / TOKENIZER_INFO
+        seen = json.loads(info.read_text()) if info.exists() else None
+        if seen != options:
+            raise SandboxError(f"tokenizer folder {folder} was trained with other options ({seen}; now {options}); "
+                               "give another --output")
         return AutoTokenizer.from_pretrained(folder)
-    recipe = sandbox_recipe(config)
-    kind = "bpe" if recipe.model_type == "gpt-bert" else "wordpiece"
-    lowercase = (config.corpus is None) if config.lowercase is None else config.lowercase
-    tokenizer = train_tokenizer(corpus["text"], vocab_size=config.vocab_size, kind=kind, min_frequency=2, lowercase=lowercase)
+
+    if folder.exists():
+        return load()
+    tokenizer = train_tokenizer(corpus["text"], vocab_size=options["vocab_size"], kind=options["kind"],
+                                min_frequency=options["min_frequency"], lowercase=options["lowercase"])
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
     tokenizer.save_pretrained(tmp)
-    if folder.exists():  # another process finished first: use its (identical) tokenizer
+    (tmp / TOKENIZER_INFO).write_text(json.dumps(options, indent=1))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process (a torchrun rank, a parallel cell) finished first: use its tokenizer
         shutil.rmtree(tmp, ignore_errors=True)
-        return AutoTokenizer.from_pretrained(folder)
-    tmp.rename(folder)
+        if not folder.exists():
+            raise
+        return load()
     return tokenizer
 
 
@@ -270,6 +325,17 @@ class _CorpusCache:
             self._intervened[seed] = self.config.spec.apply_intervention(self.corpus, seed, self.tokenizer)
         return self._intervened[seed]
 
+    def check(self, seed: int, control: bool) -> None:
+        """Apply the intervention of ``seed`` (kept for its cells) and build its control: a user's code
+        that fails does so before the baseline trains. A user's TypeError becomes a SandboxError."""
+        try:
+            out, reports = self.intervened(seed)
+            if control:
+                self.config.spec.make_control(self.corpus, out, reports, seed, self.tokenizer)
+        except TypeError as err:
+            raise SandboxError(f"experiment {self.config.spec.name!r}: the intervention or its control failed "
+                               f"for seed {seed}: {err}") from None
+
     def build(self, cell: Cell):
         """``(corpus, reports)`` of a cell; reports are plain dicts."""
         if cell.role == "baseline":
@@ -290,7 +356,7 @@ def _check_cell_folder(cell: Cell, fingerprint: str) -> None:
         seen = json.loads(info.read_text()).get("fingerprint")
         if seen != fingerprint:
             raise SandboxError(f"cell folder {cell.path} was run with other options (fingerprint {seen}, now "
-                             f"{fingerprint}: another experiment, recipe, corpus, limit or benchmark option); "
+                               f"{fingerprint}: another experiment, recipe, corpus, limit or benchmark option); "
                              f"give another --output or delete that folder")
 
 
@@ -344,7 +410,7 @@ def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None 
         bad = [i for i in cells_to_run if not 0 <= i < len(grid)]
         if bad:
             raise SandboxError(f"cell index {bad[0]} is out of range: this grid has {len(grid)} cells (0-{len(grid) - 1}); "
-                             "see --list-cells")
+                               "see --list-cells")
     chosen = grid if cells_to_run is None else [grid[i] for i in cells_to_run]
     out = Path(config.output_dir)
     fingerprint = config.fingerprint()
@@ -357,6 +423,9 @@ def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None 
         corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
         tokenizer = _load_or_train_tokenizer(config, corpus, out)
         cache = _CorpusCache(config, corpus, tokenizer)
+        needs = [c for c in todo if c.role != "baseline"]
+        if needs:  # the intervention (and control) of the first seed that needs them, before any training
+            cache.check(needs[0].seed, control=any(c.role == "control" for c in needs))
         for k, cell in enumerate(todo, 1):
             record = run_cell(config, cell, cache)
             if record is None:
@@ -366,7 +435,8 @@ def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None 
                   f"{config.spec.primary_metric} {primary:.3f}, {sum(record['seconds'].values()):.0f} s", flush=True)
     if _rank() != 0 or (cells_to_run is not None and not all(c.finished for c in grid)):
         return None
-    return collect(out, n_resamples=config.n_resamples)
+    return collect(out, n_resamples=config.n_resamples, primary_metric=config.spec.primary_metric,
+                   metrics=config.spec.metrics, cells=[c.name for c in grid])
 
 
 # ------------------------------------------------------------------------------------------ collect
@@ -391,12 +461,14 @@ class SandboxResult:
     def effects_frame(self) -> pd.DataFrame:
         return effects_frame(self.effects)
 
-    def effect(self, condition: str, metric: str | None = None) -> Effect:
+    def effect(self, condition: str, metric: str | None = None, reference: str = "baseline") -> Effect:
+        """The effect of ``condition`` against ``reference`` (the baseline, or the control) on ``metric``
+        (default: the primary metric)."""
         metric = metric or self.primary_metric
         for e in self.effects:
-            if e.condition == condition and e.metric == metric:
+            if e.condition == condition and e.metric == metric and e.reference == reference:
                 return e
-        raise KeyError(f"no effect of {condition!r} on {metric!r}")
+        raise KeyError(f"no effect of {condition!r} against {reference!r} on {metric!r}")
 
     def pretty_table(self, metrics: Sequence[str] | None = None, digits: int = 2) -> pd.DataFrame:
         """condition × metric as ``mean [low, high]`` strings (t interval over seeds), with the seed count ``n``."""
@@ -474,15 +546,29 @@ def _effect_metrics(shown: Sequence[str], available: set[str]) -> list[str]:
     return [m for m in dict.fromkeys([*shown, *extra]) if m in available]
 
 
-def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True) -> SandboxResult:
+def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True, *, primary_metric: str | None = None,
+            metrics: Sequence[str] | None = None, cells: Sequence[str] | None = None) -> SandboxResult:
     """Build the table, intervals and effects from the finished cell folders under ``out_dir``.
 
-    Writes ``results.json`` (per-seed values, means, effects), ``table.csv`` (means with intervals),
-    ``effects.csv``, ``summary.txt`` and ``comparison.png`` (a forest plot) when ``write``.
+    ``primary_metric`` / ``metrics`` replace the ones the cells were run with (a primary metric
+    is named before the results: change it only to correct a mistake, and say so); ``cells``
+    (``"<condition>/seed-<k>"`` names) restricts the table to those cells (default: every cell on
+    disk). Writes ``results.json`` (per-seed values, means, effects), ``table.csv`` (means with
+    intervals), ``effects.csv``, ``summary.txt`` and ``comparison.png`` (a forest plot) when ``write``.
     """
     out = Path(out_dir)
     records, missing = _read_cells(out)
-    experiment = records[0]["experiment"]
+    if cells is not None:
+        wanted = set(cells)
+        records = [r for r in records if f"{r['condition']}/seed-{r['seed']}" in wanted]
+        missing = [m for m in missing if m in wanted]
+        if not records:
+            raise SandboxError(f"{out}: none of the cells {sorted(wanted)[:4]}... is finished")
+    experiment = dict(records[0]["experiment"])
+    if primary_metric is not None:
+        experiment["primary_metric"] = primary_metric
+    if metrics is not None:
+        experiment["metrics"] = list(metrics)
     conditions = [c for c in experiment["conditions"] if any(r["condition"] == c for r in records)]
     primary = experiment["primary_metric"]
     shown = list(dict.fromkeys([primary, *experiment["metrics"], *GENERAL_METRICS]))
@@ -494,7 +580,7 @@ def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True) ->
     available = set(values["metric"])
     if primary not in available:
         raise SandboxError(f"primary metric {primary!r} is not among the cells' scores; is it spelled as a "
-                         f"score key (e.g. gender_log_odds/winobias/mean_log_odds)?")
+                           f"score key (e.g. gender_log_odds/winobias/mean_log_odds)?")
     shown = [m for m in shown if m in available]
     rows = []
     for (c, m), g in values.groupby(["condition", "metric"], sort=False):
@@ -525,7 +611,22 @@ def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True) ->
                 ci = {s: items[(c, s, m)] for s in x if (c, s, m) in items}
                 effects.append(estimate_effect(b, x, baseline_items=bi or None, condition_items=ci or None,
                                                name=c, metric=m, n_resamples=n_resamples))
+    label, control = experiment.get("label"), experiment.get("control_label")
+    if label in conditions and control in conditions:  # does the intervention do more than its control?
+        per = values.pivot_table(index=["condition", "seed"], columns="metric", values="value", aggfunc="first")
+        for m in effect_metrics:
+            ref = {s: per.loc[(control, s), m] for s in per.loc[control].index if np.isfinite(per.loc[(control, s), m])}
+            x = {s: per.loc[(label, s), m] for s in per.loc[label].index if np.isfinite(per.loc[(label, s), m])}
+            if not set(ref) & set(x):
+                continue
+            ri = {s: items[(control, s, m)] for s in ref if (control, s, m) in items}
+            xi = {s: items[(label, s, m)] for s in x if (label, s, m) in items}
+            effects.append(estimate_effect(ref, x, baseline_items=ri or None, condition_items=xi or None, name=label,
+                                           metric=m, reference=control, n_resamples=n_resamples))
+    no_items = [f"{r['condition']}/seed-{r['seed']}" for r in records if not (r["_path"] / "evaluation.json").exists()]
     summary = _summary_lines(experiment, conditions, values, effects, primary, shown, missing)
+    if no_items:
+        summary.insert(3, f"cells without evaluation.json (their item intervals are absent): {', '.join(no_items)}")
     result = SandboxResult(experiment, primary, shown, conditions, values, table, intervals, effects, summary, missing, out)
     if write:
         _write_outputs(result, out)
