@@ -1,4 +1,5 @@
-"""The ``babybias`` command: ``babybias sandbox`` (the main job), ``babybias evaluate`` and ``babybias benchmarks``.
+"""The ``babybias`` command: ``babybias sandbox`` (the main job), ``babybias evaluate``, ``babybias debias`` and
+``babybias benchmarks``.
 
 User errors (a missing file, a bad option value, an unknown benchmark, a malformed data file)
 print one line ``babybias: error: ...`` to stderr and exit with status 2; ``--debug`` shows the
@@ -169,10 +170,20 @@ def kind_from_config(config) -> tuple[str, str]:
                    f"(architectures {archs}, model_type {mtype!r}); pass --kind mlm or --kind clm")
 
 
-def _load_model(source: str | Path, config, kind: str):
+DEBIAS_FILES = ("debias.json", "self_debias.json")
+
+
+def _load_model(source: str | Path, config, kind: str, tokenizer=None):
+    """The model of ``source`` as ``kind``; a folder written by ``babybias debias`` comes back debiased."""
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     auto = AutoModelForCausalLM if kind == "clm" else AutoModelForMaskedLM
+    if isinstance(source, Path) and any((source / f).exists() for f in DEBIAS_FILES):
+        from .debias import load_debiased
+
+        model = load_debiased(source, model_class=auto, tokenizer=tokenizer, kind=kind, config=config)
+        print(f"debiased model: {', '.join(f for f in DEBIAS_FILES if (source / f).exists())} applied", flush=True)
+        return model
     try:
         return auto.from_pretrained(source, config=config)
     except ValueError as err:
@@ -283,7 +294,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         kind, why = args.kind, "from --kind"
     tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
     print(f"kind: {kind} ({why})", flush=True)
-    model = _load_model(model_source, config, kind)
+    model = _load_model(model_source, config, kind, tokenizer)
     result = evaluate(model, tokenizer, benchmarks, kind=kind, limit=args.limit, device=args.device,
                       progress=not args.quiet)
     for key, value in result.scores.items():
@@ -292,6 +303,52 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.output:
         result.to_json(args.output)
         print(f"written: {args.output}")
+    return 0
+
+
+def _debias(args: argparse.Namespace) -> int:
+    from . import debias
+
+    if args.quiet:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+    model_source = local_or_hub(args.model, "model folder")
+    tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
+    corpus = None
+    if args.corpus is not None:
+        from .corpus import load_corpus
+
+        corpus = load_corpus(args.corpus)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise CLIError(f"--out {out} exists and is not empty; give a new folder")
+    config = _read_config(model_source)
+    kind, why = kind_from_config(config) if args.kind is None else (args.kind, "from --kind")
+    tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
+    print(f"kind: {kind} ({why})", flush=True)
+    model = _load_model(model_source, config, kind, tokenizer)
+    if args.method == "sent-debias":
+        method = debias.SentDebias(k=args.k, max_pairs=args.max_pairs, seed=args.seed)
+    elif args.method == "inlp":
+        method = debias.INLP(n_iterations=args.iterations, n_per_class=args.per_class, seed=args.seed)
+    else:
+        method = debias.SelfDebias(bias_types=tuple(args.bias_types))
+        try:
+            method.fit(model, tokenizer)
+        except ValueError as err:  # an unknown --bias-types value
+            raise CLIError(f"--bias-types: {err}") from None
+    debiased = method.fit(model, tokenizer, corpus).apply(model)
+    if isinstance(debiased, debias.SelfDebiasedLM):
+        debiased.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+    else:
+        debias.save_debiased(debiased, out, tokenizer)
+        for key, value in method.fit_stats_.items():
+            print(f"{key:24s} {value}")
+    print(f"written: {out} (babybias evaluate {out} scores it debiased)")
     return 0
 
 
@@ -371,10 +428,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=_evaluate)
 
+    db = sub.add_parser("debias", help="post-model debiasing of a saved or hub model: sent-debias, inlp, self-debias")
+    db.add_argument("method", choices=["sent-debias", "inlp", "self-debias"])
+    db.add_argument("model", help="a save_pretrained folder or a hub name (org/name)")
+    db.add_argument("--out", required=True, help="new folder for the debiased model (weights, tokenizer, projection)")
+    db.add_argument("--tokenizer", help="tokenizer folder or hub name (default: the model's)")
+    db.add_argument("--kind", choices=["mlm", "clm"], help="masked or causal LM (default: from config.json)")
+    db.add_argument("--corpus", help="text file or folder to fit on (default: the shipped Wikipedia sample)")
+    db.add_argument("--k", type=_positive_int, default=1, help="sent-debias: subspace dimension (default 1, as bias-bench)")
+    db.add_argument("--max-pairs", type=limit_arg, default=20000, help="sent-debias: counterfactual pairs (or 'all')")
+    db.add_argument("--iterations", type=_positive_int, default=80, help="inlp: iterations (default 80, as bias-bench)")
+    db.add_argument("--per-class", type=_positive_int, default=10000, help="inlp: sentences per class (default 10000)")
+    db.add_argument("--bias-types", nargs="+", default=["gender"], help="self-debias: prefixes' bias types")
+    db.add_argument("--seed", type=int, default=0)
+    db.add_argument("--quiet", action="store_true")
+    db.set_defaults(func=_debias)
+
     bl = sub.add_parser("benchmarks", help="list the registered benchmark names")
     bl.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import this module (or .py file) first")
     bl.set_defaults(func=_benchmarks)
-    for p in (sb, ev, bl):  # --debug is accepted after the subcommand too
+    for p in (sb, ev, db, bl):  # --debug is accepted after the subcommand too
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
 

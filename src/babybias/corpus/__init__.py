@@ -10,12 +10,13 @@ from .cda import CDA, CDS
 from .controls import RandomDuplication
 from .perturb import PerturbationAugmentation, Seq2SeqPerturber, WordListPerturber
 from .toxicity import ProfanityCheckScorer, RandomRemoval, ToxicityFilter, ToxicityScorer, TransformersScorer, WordListScorer
-from .core import CorpusError, Intervention, Pipeline, Report, load_corpus, save_corpus, split_sentences, to_sentences, validate
+from .core import (CorpusError, Intervention, Pipeline, Report, load_corpus, save_corpus, split_sentences, to_sentences, validate,
+                   wikipedia_sample)
 from .wordlists import Swapper, WordPairs, holistic_descriptors, holistic_nouns, offensive_words, person_nouns
 
 __all__ = [
     "CDA", "CDS", "RandomDuplication", "PerturbationAugmentation", "Seq2SeqPerturber", "WordListPerturber",
     "ProfanityCheckScorer", "RandomRemoval", "ToxicityFilter", "ToxicityScorer", "TransformersScorer", "WordListScorer", "CorpusError", "Intervention", "Pipeline", "Report", "load_corpus", "save_corpus", "split_sentences",
-    "to_sentences", "validate", "Swapper", "WordPairs", "holistic_descriptors", "holistic_nouns", "offensive_words",
+    "to_sentences", "validate", "wikipedia_sample", "Swapper", "WordPairs", "holistic_descriptors", "holistic_nouns", "offensive_words",
     "person_nouns",
 ]

@@ -198,6 +198,17 @@ def to_sentences(corpus: datasets.Dataset, num_proc: int | None = None) -> datas
                       desc="splitting sentences")
 
 
+def wikipedia_sample() -> datasets.Dataset:
+    """The English Wikipedia sample shipped with babybias: 16,316 lower-cased sentences (CC BY-SA;
+    ``babybias/data/ATTRIBUTION.md``). The sandbox's default corpus and the debiasers' default data."""
+    import gzip
+    from importlib import resources
+
+    path = Path(str(resources.files("babybias") / "data" / "wikipedia_sample.txt.gz"))
+    lines = [l for l in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines() if l.strip()]
+    return datasets.Dataset.from_dict({TEXT: lines})
+
+
 def load_corpus(source: str | os.PathLike, split: str = "train", layout: str = "lines") -> datasets.Dataset:
     """Read plain text (a file, or a folder of ``*.txt``/``*.train``/``*.md`` files) or a hub dataset.
 

@@ -22,14 +22,12 @@ recipe, corpus, limit, ...) is refused rather than mixed in.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import json
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,7 +37,7 @@ import pandas as pd
 
 from .._paths import looks_local, require_local
 from ..analysis.composites import SANDBOX
-from ..corpus import load_corpus
+from ..corpus import load_corpus, wikipedia_sample
 from ..corpus.core import column_values, count_words
 from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
 from ..evaluate.fairness import GenderLogOdds
@@ -63,10 +61,9 @@ COMPUTE_OPTIONS = ("corpus", "steps", "vocab_size", "lowercase", "blimp_limit", 
 
 
 def shipped_corpus() -> datasets.Dataset:
-    """The sandbox's default corpus: 16,316 lower-cased English Wikipedia sentences (CC BY-SA)."""
-    path = Path(str(resources.files("babybias") / "data" / "wikipedia_sample.txt.gz"))
-    lines = [l for l in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines() if l.strip()]
-    return datasets.Dataset.from_dict({"text": lines})
+    """The sandbox's default corpus: 16,316 lower-cased English Wikipedia sentences (CC BY-SA;
+    :func:`babybias.corpus.wikipedia_sample`)."""
+    return wikipedia_sample()
 
 
 def _seeds(value: Any) -> tuple[int, ...]:

@@ -1,0 +1,26 @@
+"""Post-model debiasing of any masked or causal LM (LTG-BERT, GPT-BERT, BERT, GPT-2, ...).
+
+scikit-learn habits: configure, ``fit(model, tokenizer, corpus)``, then ``apply(model)`` → a debiased
+copy that :func:`babybias.evaluate.evaluate` scores as it is. Sent-Debias and INLP project the LM
+head's input (``h ← h P``); Self-Debias rescales the output distribution with bias-describing
+prefixes. ``save_debiased`` / ``load_debiased`` keep the projection beside the weights. See
+docs/debias.md (work in progress: continued pre-training and ``compare_debiasing`` are not built yet).
+
+>>> from babybias.debias import INLP, SentDebias, SelfDebias
+>>> SentDebias(k=1).name, INLP(n_iterations=80).name, SelfDebias(bias_types=("gender",)).name
+('sent-debias', 'inlp', 'self-debias')
+"""
+
+from .base import (HEAD_NAMES, PostModelDebiaser, ProjectionDebiaser, attach_projection, detach_projection, head_inputs,
+                   lm_head, load_debiased, projection_of, save_debiased)
+from .methods import INLP, SentDebias, counterfactual_pairs, inlp_sentences
+from .projections import (INLPResult, inlp, nullspace_projection, rowspace_projection, sent_debias_subspace,
+                          subspace_removal)
+from .self_debias import SELF_DEBIAS_PREFIXES, SelfDebias, SelfDebiasedLM, self_debias_logits
+
+__all__ = [
+    "HEAD_NAMES", "PostModelDebiaser", "ProjectionDebiaser", "attach_projection", "detach_projection", "head_inputs",
+    "lm_head", "load_debiased", "projection_of", "save_debiased", "INLP", "SentDebias", "counterfactual_pairs",
+    "inlp_sentences", "INLPResult", "inlp", "nullspace_projection", "rowspace_projection", "sent_debias_subspace",
+    "subspace_removal", "SELF_DEBIAS_PREFIXES", "SelfDebias", "SelfDebiasedLM", "self_debias_logits",
+]
