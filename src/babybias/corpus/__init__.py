@@ -6,7 +6,7 @@
 >>> print(report)                                            # doctest: +SKIP
 """
 
-from .cda import CDA, CDS
+from .cda import CDA, CDS, KeepAttributeUnits
 from .controls import RandomDuplication
 from .perturb import PerturbationAugmentation, Seq2SeqPerturber, WordListPerturber
 from .toxicity import ProfanityCheckScorer, RandomRemoval, ToxicityFilter, ToxicityScorer, TransformersScorer, WordListScorer
@@ -15,7 +15,7 @@ from .core import (CorpusError, Intervention, Pipeline, Report, load_corpus, sav
 from .wordlists import Swapper, WordPairs, holistic_descriptors, holistic_nouns, offensive_words, person_nouns
 
 __all__ = [
-    "CDA", "CDS", "RandomDuplication", "PerturbationAugmentation", "Seq2SeqPerturber", "WordListPerturber",
+    "CDA", "CDS", "KeepAttributeUnits", "RandomDuplication", "PerturbationAugmentation", "Seq2SeqPerturber", "WordListPerturber",
     "ProfanityCheckScorer", "RandomRemoval", "ToxicityFilter", "ToxicityScorer", "TransformersScorer", "WordListScorer", "CorpusError", "Intervention", "Pipeline", "Report", "load_corpus", "save_corpus", "split_sentences",
     "to_sentences", "validate", "wikipedia_sample", "Swapper", "WordPairs", "holistic_descriptors", "holistic_nouns", "offensive_words",
     "person_nouns",

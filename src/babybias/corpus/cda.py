@@ -156,6 +156,31 @@ class CDS(Intervention):
         return _run(corpus, sub_batch, report, num_proc, "CDS", stats=CDS_STATS)
 
 
+@dataclass
+class KeepAttributeUnits(Intervention):
+    """Keep only the units that contain a listed word (drop the rest): with :class:`CDA` after it
+    (``Pipeline([KeepAttributeUnits(), CDA()])``), bias-bench's CDA data for continued pre-training,
+    which keeps only the sequences with an attribute word, original and swapped."""
+
+    pairs: WordPairs = field(default_factory=WordPairs.gender)
+    name = "keep-attribute-units"
+
+    def apply(self, corpus, num_proc: int | None = None):
+        if not isinstance(corpus, datasets.Dataset):
+            raise TypeError(f"KeepAttributeUnits needs a datasets.Dataset, got {type(corpus).__name__}")
+        require_column(corpus)
+        swapper = Swapper(self.pairs)
+        texts = [check_text(t, i) for i, t in enumerate(corpus.with_format("arrow")[TEXT].to_pylist())]
+        keep = [i for i, t in enumerate(texts) if swapper.find(t)]
+        words = [count_words(t) for t in texts]
+        words_in, words_out = sum(words), sum(words[i] for i in keep)
+        out = corpus.select(keep)
+        report = Report("keep-attribute-units", self.params() | {"pairs": self.pairs.source}, units_in=len(texts),
+                        units_out=len(out), units_removed=len(texts) - len(out), words_in=words_in,
+                        words_out=words_out, words_removed=words_in - words_out)
+        return out, report.check()
+
+
 def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None, stats=STATS):
     """Map ``fn`` (batched, with indices) over the corpus, aggregate its statistics, drop them.
 

@@ -4,17 +4,18 @@
 >>> result = train(get_recipe("tiny"), corpus, tokenizer, "runs/tiny")   # doctest: +SKIP
 """
 
-from .callbacks import EvaluationCallback, GenderEqualizingLoss, plot_trajectories, read_metrics
+from .callbacks import (AttributeSubspaceLoss, EvaluationCallback, GenderEqualizingLoss, plot_trajectories, read_metrics,
+                        single_token_pairs)
 from .checkpoint import is_valid, latest_valid_checkpoint, list_checkpoints, save_checkpoint
-from .collators import HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
+from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import RECIPES, TrainConfig, dropout_debiasing, get_recipe
 from .data import TokenStream, global_batch_indices, tokenize_corpus
-from .loop import LossModule, TrainResult, build_model, train
+from .loop import LossModule, TrainResult, build_model, load_init_model, train
 from .optim import Lamb, lr_factor, parameter_groups
 
 __all__ = [
-    "EvaluationCallback", "GenderEqualizingLoss", "plot_trajectories", "read_metrics", "is_valid", "latest_valid_checkpoint",
-    "list_checkpoints", "save_checkpoint", "HybridCollator", "MaskingConfig", "SpanMaskingCollator", "TokenMaskingCollator",
+    "AttributeSubspaceLoss", "single_token_pairs", "EvaluationCallback", "GenderEqualizingLoss", "plot_trajectories", "read_metrics", "is_valid", "latest_valid_checkpoint",
+    "list_checkpoints", "save_checkpoint", "CausalCollator", "HybridCollator", "MaskingConfig", "SpanMaskingCollator", "TokenMaskingCollator",
     "RECIPES", "TrainConfig", "dropout_debiasing", "get_recipe", "TokenStream", "global_batch_indices", "tokenize_corpus",
-    "LossModule", "TrainResult", "build_model", "train", "Lamb", "lr_factor", "parameter_groups",
+    "LossModule", "TrainResult", "build_model", "load_init_model", "train", "Lamb", "lr_factor", "parameter_groups",
 ]

@@ -109,27 +109,78 @@ def plot_trajectories(path: str | os.PathLike, keys: Sequence[str], out: str | o
     return fig
 
 
+def single_token_pairs(tokenizer, pairs: WordPairs | None = None) -> list[tuple[int, int]]:
+    """The (male, female) token-id pairs of ``pairs`` (default: the shipped gender pairs) whose two words
+    are single tokens, with and without a leading space (byte-level BPE gives the two different ids)."""
+    pairs = pairs or WordPairs.gender()
+    ids = []
+    for a, b in pairs.pairs:
+        ta, tb = (tokenizer(w, add_special_tokens=False)["input_ids"] for w in (a, b))
+        tsa, tsb = (tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in (a, b))
+        for x, y in ((ta, tb), (tsa, tsb)):
+            if len(x) == 1 and len(y) == 1 and x != y:
+                ids.append((x[0], y[0]))
+    if not ids:
+        raise ValueError("no gendered pair is a single token pair in this tokenizer")
+    return sorted(set(ids))
+
+
 class GenderEqualizingLoss:
     """Qian et al. 2019: at every predicted position, penalise the gap between the log-probabilities
     of the two words of each gendered pair: ``weight · Σ_positions mean_pairs |log p(m) − log p(f)|``
     (summed over positions, like the training loss). Pairs whose words are not single tokens are skipped."""
 
     def __init__(self, tokenizer, weight: float = 1.0, pairs: WordPairs | None = None) -> None:
-        pairs = pairs or WordPairs.gender()
-        ids = []
-        for a, b in pairs.pairs:
-            ta, tb = (tokenizer(w, add_special_tokens=False)["input_ids"] for w in (a, b))
-            tsa, tsb = (tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in (a, b))
-            for x, y in ((ta, tb), (tsa, tsb)):
-                if len(x) == 1 and len(y) == 1 and x != y:
-                    ids.append((x[0], y[0]))
-        if not ids:
-            raise ValueError("no gendered pair is a single token pair in this tokenizer")
-        self.male = torch.tensor(sorted(set(ids))).T[0]
-        self.female = torch.tensor(sorted(set(ids))).T[1]
+        ids = single_token_pairs(tokenizer, pairs)
+        self.male = torch.tensor(ids).T[0]
+        self.female = torch.tensor(ids).T[1]
         self.weight = weight
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         lp = F.log_softmax(logits.float(), dim=-1)
         gap = (lp[:, self.male.to(lp.device)] - lp[:, self.female.to(lp.device)]).abs().mean(dim=-1)
         return self.weight * gap.sum()
+
+
+class AttributeSubspaceLoss:
+    """BERT-ASE's debiasing term (Park et al. 2023, as ``../shared/references/methods.md`` states it):
+    ``weight · Σ_t |h_t · ĝ|`` over the last-layer states h_t of every non-special token that is not a
+    gendered word, where ĝ is the normalised mean difference of the male and the female words' states.
+
+    Our reading, where the summary leaves it open: ĝ is computed once, when the hook is built, from the
+    model's last-layer state of each single-token gendered word (:func:`single_token_pairs`) written alone,
+    and held fixed during training; Park et al.'s EWC term (γ · a diagonal Fisher penalty from WinoBias
+    pro-stereotyped sentences) is not part of this hook. A loss hook with ``needs_hidden``: the training
+    loop passes the batch's last hidden states.
+    """
+
+    needs_hidden = True
+
+    def __init__(self, model, tokenizer, weight: float = 1.0, pairs: WordPairs | None = None) -> None:
+        ids = single_token_pairs(tokenizer, pairs)
+        self.weight = float(weight)
+        self.direction = self._direction(model, tokenizer, ids)
+        self.excluded = torch.tensor(sorted({i for pair in ids for i in pair} |
+                                            {i for i in tokenizer.all_special_ids if i is not None}))
+
+    @staticmethod
+    @torch.no_grad()
+    def _direction(model, tokenizer, ids: list[tuple[int, int]]) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        lead = [t for t in (tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id,)
+                if t is not None]
+        words = torch.tensor([lead + [i] for pair in ids for i in pair], device=next(model.parameters()).device)
+        out = model(input_ids=words, attention_mask=torch.ones_like(words), output_hidden_states=True)
+        states = out.hidden_states[-1][:, -1].float()
+        model.train(was_training)
+        diff = (states[0::2] - states[1::2]).mean(0)
+        norm = diff.norm()
+        if not torch.isfinite(norm) or norm == 0:
+            raise ValueError("the male and female words' states do not differ: no gender direction to penalise")
+        return (diff / norm).cpu()
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor, *, hidden: torch.Tensor, input_ids: torch.Tensor,
+                 attention_mask: torch.Tensor) -> torch.Tensor:
+        keep = attention_mask.bool() & ~torch.isin(input_ids, self.excluded.to(input_ids.device))
+        return self.weight * (hidden[keep].float() @ self.direction.to(hidden.device)).abs().sum()

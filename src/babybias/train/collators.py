@@ -1,4 +1,4 @@
-"""Masking collators: LTG-BERT span masking, plain token masking, GPT-BERT's mixed causal/masked batches.
+"""Collators: LTG-BERT span masking, plain token masking, GPT-BERT's mixed causal/masked batches, causal LM.
 
 Every random choice of an example is drawn from a generator seeded by (seed, step, example's
 global index), so a batch is the same whether it is built by one process or split across DDP
@@ -171,3 +171,14 @@ class HybridCollator:
         batch = _stack(rows, labels, self.masking.pad_token_id)
         batch["causal"] = torch.tensor(causal, dtype=torch.bool)
         return batch
+
+
+@dataclass
+class CausalCollator:
+    """Causal LM: every non-padding token is a label (the loss reads the logits at t for the token at t+1)."""
+
+    pad_token_id: int
+
+    def __call__(self, segments: list[np.ndarray], indices: np.ndarray, step: int,
+                 rate: float | None = None) -> dict[str, torch.Tensor]:
+        return _stack([seg.copy() for seg in segments], [seg.astype(np.int64) for seg in segments], self.pad_token_id)

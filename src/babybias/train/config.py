@@ -16,6 +16,10 @@ the command line or the hardware):
   10 %) and sequence length 128 → 256 (at 70 %) → 512 (at 90 %).
 * ``tiny``: a CPU recipe for tests and examples (GPT-BERT-shaped 2 × 96 model, AdamW 8e-3,
   2,000 steps of 32 × 64 tokens, causal:masked 3:1 — about 3 minutes on 2 CPU cores).
+* ``bias_bench_cpt`` / ``bias_bench_cpt_causal``: bias-bench's continued pre-training of an existing
+  model (``train(..., init_from=...)``): 2,000 steps, effective batch 512 (32 × 16), length 512,
+  AdamW 5e-5 linear to 0, no warm-up, masked LM 15 % (or causal LM); with
+  :func:`dropout_debiasing` it is Webster et al.'s dropout run.
 * ``sandbox``: ``tiny`` for 500 steps (about 40 s on 2 CPU cores), checkpoints every 100 steps, all
   five kept: the CPU sandbox's default, where 4 seeds per condition beat one longer run at telling
   an effect from seed noise (docs/benchmarks.md).
@@ -38,7 +42,7 @@ class TrainConfig:
     model_type: str = "ltg-bert"                  # "ltg-bert" or "gpt-bert"
     model_size: str | None = None                 # a named size, e.g. "ltg-bert-small"
     model_overrides: dict[str, Any] = field(default_factory=dict)
-    objective: str = "span"                       # "span" | "token" (masked LM) | "hybrid" (GPT-BERT)
+    objective: str = "span"                       # "span" | "token" (masked LM) | "hybrid" (GPT-BERT) | "causal"
     steps: int | None = 1000
     epochs: float | None = None                   # instead of steps: passes over the packed corpus
     batch_size: int = 32                          # global, in sequences (before accumulation split)
@@ -72,7 +76,7 @@ class TrainConfig:
     report_to: tuple[str, ...] = ()               # besides log.jsonl: "tensorboard", "wandb" (when installed)
 
     MODEL_TYPES = ("ltg-bert", "gpt-bert")
-    OBJECTIVES = ("span", "token", "hybrid")
+    OBJECTIVES = ("span", "token", "hybrid", "causal")
     OPTIMIZERS = ("adamw", "lamb")
     DECAYS = ("cosine", "linear", "constant")
     REPORTERS = ("tensorboard", "wandb")
@@ -247,6 +251,15 @@ RECIPES: dict[str, TrainConfig] = {
 }
 
 RECIPES["sandbox"] = RECIPES["tiny"].replace(name="sandbox", steps=500, save_every=100, keep_last=5)
+# bias-bench's continued pre-training (intra-model debiasing of an existing model, ``train(..., init_from=...)``):
+# 2,000 steps of masked LM, effective batch 512 (32 x 16 accumulation), length 512, AdamW lr 5e-5 decayed linearly
+# to 0, no warm-up, no weight decay, gradients clipped at 1.0 (transformers Trainer defaults), masking 15 % 80/10/10.
+_CPT = dict(steps=2000, batch_size=512, grad_accumulation=16, seq_length=512, optimizer="adamw", lr=5e-5,
+            betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip=1.0, warmup=0.0, decay="linear", min_lr_ratio=0.0,
+            mask_rate=0.15, save_every=500, keep_last=4)
+RECIPES["bias_bench_cpt"] = TrainConfig(name="bias_bench_cpt", model_type="ltg-bert", objective="token", **_CPT)
+RECIPES["bias_bench_cpt_causal"] = TrainConfig(name="bias_bench_cpt_causal", model_type="ltg-bert", objective="causal",
+                                               **_CPT)
 
 
 def get_recipe(name: str, **overrides) -> TrainConfig:

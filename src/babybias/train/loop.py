@@ -32,12 +32,19 @@ from ..evaluate.results import atomic_write_text
 from ..evaluate.scoring import tokenizer_fingerprint
 from ..models import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
-from .collators import HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
+from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import TrainConfig
 from .data import global_batch_indices, tokenize_corpus
 from .optim import Lamb, lr_factor, parameter_groups
 
-LossHook = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossHook = Callable[..., torch.Tensor]
+"""``hook(logits, targets) -> summed extra loss`` over the labelled positions; a hook with
+``needs_hidden = True`` is called ``hook(logits, targets, hidden=, input_ids=, attention_mask=)`` with the
+last hidden states of the whole batch (B × T × d), e.g. BERT-ASE's :class:`~babybias.train.AttributeSubspaceLoss`."""
+
+#: dropout fields of the model configs whose dropout ``TrainConfig.hidden_dropout`` / ``attention_dropout`` set.
+DROPOUT_FIELDS = {"gpt2": (("resid_pdrop", "embd_pdrop"), ("attn_pdrop",))}
+DEFAULT_DROPOUT_FIELDS = (("hidden_dropout_prob",), ("attention_probs_dropout_prob",))
 
 
 @dataclass
@@ -70,6 +77,55 @@ def build_model(config: TrainConfig, tokenizer) -> nn.Module:
     cfg.babybias_tokenizer = {"size": len(tokenizer), "sha256": tokenizer_fingerprint(tokenizer), "embedding_rows": cfg.vocab_size}
     torch.manual_seed(config.seed)
     return model_cls(cfg)
+
+
+def load_init_model(init_from: Any, config: TrainConfig, tokenizer) -> nn.Module:
+    """The model that continued pre-training starts from: a module (used as it is, trained in place), a
+    saved babybias folder or any ``transformers`` masked / causal LM folder or hub name (loaded as the
+    masked-LM class for ``span``/``token``, the causal-LM class for ``causal`` and ``hybrid``, with the
+    recipe's dropout overrides applied to its config). Its embedding must hold every tokenizer id."""
+    if isinstance(init_from, nn.Module):
+        if config.hidden_dropout is not None or config.attention_dropout is not None:
+            raise ValueError("dropout overrides (hidden_dropout / attention_dropout) need init_from as a folder or hub "
+                             "name, so the model is built with them; got a module")
+        model = init_from
+    else:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
+
+        from .. import models  # noqa: F401  (registers LTG-BERT and GPT-BERT with the Auto classes)
+
+        source = str(init_from)
+        cfg = AutoConfig.from_pretrained(source)
+        hidden_fields, attention_fields = DROPOUT_FIELDS.get(cfg.model_type, DEFAULT_DROPOUT_FIELDS)
+        for names, value in ((hidden_fields, config.hidden_dropout), (attention_fields, config.attention_dropout)):
+            if value is not None:
+                for name in names:
+                    if not hasattr(cfg, name):
+                        raise ValueError(f"{source}: its config has no {name!r}, so dropout cannot be set")
+                    setattr(cfg, name, value)
+        if config.objective == "hybrid" and cfg.model_type != "gpt-bert":
+            raise ValueError(f"objective 'hybrid' needs a GPT-BERT to start from; {source} is {cfg.model_type!r}")
+        auto = AutoModelForCausalLM if config.objective in ("causal", "hybrid") else AutoModelForMaskedLM
+        model = auto.from_pretrained(source, config=cfg)
+    if config.objective == "hybrid" and not hasattr(model, "gpt_bert"):
+        raise ValueError(f"objective 'hybrid' needs a GPT-BERT to start from, got {type(model).__name__}")
+    rows = model.get_input_embeddings().num_embeddings
+    special = [i for i in tokenizer.all_special_ids if i is not None]
+    if len(tokenizer) > rows or any(i >= rows for i in special):
+        raise ValueError(f"tokenizer has {len(tokenizer)} ids but the model to continue from embeds {rows}: "
+                         "pass the model's own tokenizer")
+    return model
+
+
+def _tied_keys(model: nn.Module) -> set[str]:
+    """State-dict keys whose tensor shares storage with an earlier key (not stored by ``save_pretrained``)."""
+    seen, tied = {}, set()
+    for name, tensor in model.state_dict().items():
+        ptr = tensor.data_ptr()
+        if ptr in seen and tensor.numel():
+            tied.add(name)
+        seen.setdefault(ptr, name)
+    return tied | {k for k in getattr(model, "_tied_weights_keys", None) or ()}
 
 
 def check_vocab(config: TrainConfig, tokenizer) -> None:
@@ -128,13 +184,20 @@ def _save_tokenizer_once(tokenizer, directory: Path) -> None:
 
 
 class LossModule(nn.Module):
-    """Wraps the model so DDP sees one forward: returns the *summed* loss over labelled tokens."""
+    """Wraps the model so DDP sees one forward: returns the *summed* loss over labelled tokens.
+
+    ``hybrid`` (GPT-BERT): each row in its mode, the state at t predicting token t+1; ``causal``: the
+    model's logits at t for the label at t+1; ``span``/``token``: the logits of the labelled positions
+    (babybias models return only those rows; a ``transformers`` model returns all and they are picked).
+    """
 
     def __init__(self, model: nn.Module, config: TrainConfig, hooks: Sequence[LossHook] = ()) -> None:
         super().__init__()
         self.model, self.config, self.hooks = model, config, list(hooks)
+        self.needs_hidden = any(getattr(h, "needs_hidden", False) for h in self.hooks)
 
     def forward(self, input_ids, attention_mask, labels, causal=None) -> torch.Tensor:
+        states = []  # (hidden, input_ids, attention_mask) for hooks that read hidden states
         if self.config.objective == "hybrid":
             logits, targets = [], []
             for is_causal in (False, True):
@@ -147,20 +210,39 @@ class LossModule(nn.Module):
                 keep = lab != -100
                 logits.append(self.model.head(hidden[:, :-1][keep]))  # the state at t predicts token t+1
                 targets.append(lab[keep])
+                states.append((hidden, input_ids[rows], attention_mask[rows]))
             logits, targets = torch.cat(logits), torch.cat(targets)
+        elif self.config.objective == "causal":
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=self.needs_hidden)
+            lab = labels[:, 1:]
+            keep = lab != -100
+            logits, targets = out.logits[:, :-1][keep], lab[keep]
+            if self.needs_hidden:
+                states.append((out.hidden_states[-1], input_ids, attention_mask))
         else:
-            logits = self.model(input_ids, attention_mask=attention_mask, labels=labels).logits  # labelled rows only
+            out = self.model(input_ids, attention_mask=attention_mask, labels=labels, output_hidden_states=self.needs_hidden)
+            logits = out.logits
+            if logits.shape[:2] == labels.shape:  # all positions: keep the labelled ones
+                logits = logits[labels != -100]
             targets = labels[labels != -100]
+            if self.needs_hidden:
+                states.append((out.hidden_states[-1], input_ids, attention_mask))
         logits = logits.float()
         loss = F.cross_entropy(logits, targets, reduction="sum")
         if self.config.z_loss:
             loss = loss + self.config.z_loss * torch.logsumexp(logits, dim=-1).pow(2).sum()
         for hook in self.hooks:
-            loss = loss + hook(logits, targets)
+            if getattr(hook, "needs_hidden", False):
+                for hidden, ids, mask in states:
+                    loss = loss + hook(logits, targets, hidden=hidden, input_ids=ids, attention_mask=mask)
+            else:
+                loss = loss + hook(logits, targets)
         return loss
 
 
 def _collator(config: TrainConfig, tokenizer):
+    if config.objective == "causal":
+        return CausalCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
     masking = MaskingConfig.from_tokenizer(tokenizer)
     if config.objective == "span":
         return SpanMaskingCollator(masking, rate=config.mask_rate, seed=config.seed)
@@ -240,6 +322,7 @@ def train(
     loss_hooks: Sequence[LossHook] = (),
     stop_after: int | None = None,
     progress: bool = True,
+    init_from: Any = None,
 ) -> TrainResult:
     """Train ``config`` on ``corpus`` (a ``datasets.Dataset`` with a ``text`` column).
 
@@ -249,7 +332,12 @@ def train(
     start), ``on_step_end(step, model)`` and ``on_train_end(step, model)``, on rank 0, RNG states preserved;
     a tokenizer that differs from the run's saved ``tokenizer/`` (or from the checkpoint's) is refused
     before anything is written, and the saved one is never overwritten;
-    ``loss_hooks`` map (logits, targets) of the labelled positions to a summed extra loss.
+    ``loss_hooks`` map (logits, targets) of the labelled positions to a summed extra loss (a hook with
+    ``needs_hidden`` also gets the batch's last hidden states).
+    ``init_from`` continues pre-training of an existing model (:func:`load_init_model`: a module, a saved
+    babybias folder, a released BabyLM or a ``transformers`` BERT/RoBERTa/GPT-2) instead of a fresh one
+    (e.g. with the ``bias_bench_cpt`` recipe); resuming rebuilds it from ``init_from`` and then loads the
+    checkpoint, so pass the same ``init_from`` again.
     """
     rank, world, device = _distributed()
     if device.type == "cpu":
@@ -258,9 +346,15 @@ def train(
         torch.set_flush_denormal(True)
     output_dir = Path(output_dir)
     # everything that can refuse this run is checked before anything is written
-    check_vocab(config, tokenizer)
+    if init_from is None:
+        check_vocab(config, tokenizer)
+        model = None
+    else:
+        model = load_init_model(init_from, config, tokenizer)
     checkpoint = latest_valid_checkpoint(output_dir / "checkpoints") if resume else None
-    _check_run_tokenizer(output_dir, tokenizer, checkpoint, config.model_overrides.get("vocab_size", len(tokenizer)))
+    rows = (config.model_overrides.get("vocab_size", len(tokenizer)) if model is None
+            else model.get_input_embeddings().num_embeddings)
+    _check_run_tokenizer(output_dir, tokenizer, checkpoint, rows)
     if rank == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
         _save_tokenizer_once(tokenizer, output_dir / "tokenizer")
@@ -268,7 +362,11 @@ def train(
     total = config.steps or math.ceil(config.epochs * stream.num_segments(config.seq_length) / config.batch_size)
     warmup = int(config.warmup * total)
 
-    model = build_model(config, tokenizer).to(device)
+    if model is None:
+        model = build_model(config, tokenizer)  # seeds torch with config.seed before building
+    else:
+        torch.manual_seed(config.seed)  # dropout draws from the global generator: the same start as a fresh run's
+    model = model.to(device)
     optimizer_cls = Lamb if config.optimizer == "lamb" else torch.optim.AdamW
     optimizer = optimizer_cls(parameter_groups(model, config.weight_decay), lr=config.lr, betas=config.betas, eps=config.eps)
     ema = {n: p.detach().clone() for n, p in model.named_parameters()} if config.ema else None
@@ -278,7 +376,7 @@ def train(
 
         missing, unexpected = model.load_state_dict(load_file(str(checkpoint / "model.safetensors"), device=str(device)),
                                                     strict=False)
-        if unexpected or [k for k in missing if k != "head.decoder.weight"]:  # the tied decoder is not stored
+        if unexpected or set(missing) - _tied_keys(model):  # tied weights (the decoder) are not stored
             raise RuntimeError(f"{checkpoint} does not fit this recipe's model: missing {missing}, unexpected {unexpected}")
         model.tie_weights()
         state = load_trainer_state(checkpoint)
