@@ -14,6 +14,7 @@ docs/experiment.md.
 
 from .conditions import (AXIS_METRICS, GENERAL_METRICS, PRESETS, Experiment, SandboxError, get_experiment, load_object,
                          matched_control)
+from .debiasing import DEFAULT_METRICS, ContinuedPretraining, DebiasingComparison, compare_debiasing
 from .effects import ITEM_METRICS, Effect, effects_frame, estimate_effect, item_values, verdict_line
 from .plots import plot_effects
 from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, collect, evaluate_cell_model, run,
@@ -21,6 +22,7 @@ from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, 
 
 __all__ = [
     "AXIS_METRICS", "GENERAL_METRICS", "PRESETS", "Experiment", "SandboxError", "get_experiment", "load_object", "matched_control",
+    "DEFAULT_METRICS", "ContinuedPretraining", "DebiasingComparison", "compare_debiasing",
     "ITEM_METRICS", "Effect", "effects_frame", "estimate_effect", "item_values", "verdict_line", "plot_effects",
     "DEFAULT_SEEDS", "Cell", "SandboxConfig", "SandboxResult", "cells", "collect", "evaluate_cell_model", "run",
     "run_cell", "sandbox_recipe", "shipped_corpus", "summarize",
