@@ -120,7 +120,8 @@ def test_inlp_brings_a_held_out_classifier_to_the_majority_rate(kind, tokenizers
 
     tok = tokenizers[KINDS[kind]]
     model = _model(kind, tok)
-    debiaser = INLP(n_per_class=500, n_iterations=10).fit(model, tok, wikipedia_sample())
+    with pytest.warns(UserWarning, match="INLP removed 30 of the model's 32 hidden dimensions"):
+        debiaser = INLP(n_per_class=500, n_iterations=10).fit(model, tok, wikipedia_sample())
     stats = debiaser.fit_stats_
     assert stats["test_accuracy_before"] > stats["test_majority_rate"] + 0.05  # gender was linearly decodable
     assert abs(stats["test_accuracy_after"] - stats["test_majority_rate"]) <= 0.02
@@ -185,3 +186,16 @@ def test_unfitted_and_bad_inputs_say_what_is_wrong(tokenizers):
         lm_head(model, "nope")
     with pytest.raises(ValueError, match="bias_types must be among"):
         SelfDebias(bias_types=("genderr",)).fit(model, tok)
+
+
+def test_inlp_can_stop_at_the_majority_rate(tokenizers):
+    from babybias.corpus import wikipedia_sample
+
+    tok = tokenizers["wordpiece"]
+    model = _model("bert", tok)
+    fixed = INLP(n_per_class=300, n_iterations=3).fit(model, tok, wikipedia_sample())
+    stopped = INLP(n_per_class=300, n_iterations=80, stop_at=0.01).fit(model, tok, wikipedia_sample())
+    last = stopped.history_[-1]
+    assert not last["removed"] and last["dev_accuracy"] < last["majority_rate"] + 0.01  # it stopped there
+    assert all(h["dev_accuracy"] >= h["majority_rate"] + 0.01 for h in stopped.history_[:-1])
+    assert stopped.fit_stats_["rank_removed"] < HIDDEN and fixed.fit_stats_["iterations"] == 3

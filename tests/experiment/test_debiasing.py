@@ -49,8 +49,8 @@ def test_compare_debiasing_tabulates_changes_with_intervals_and_feeds_cca(two_mo
     # Self-Debias has no seed: both seeds give one result, a zero-width seed interval
     sd = table[(table["method"] == "self-debias") & (table["model"] == "ltg")].iloc[0]
     assert sd["seeds_low"] == pytest.approx(sd["seeds_high"])
-    x, y = result.responses("bert"), result.responses("ltg")
-    assert x.shape == (5, 4) and list(x.index) == sorted(methods)  # methods × metrics (2 log-odds, 2 CrowS), mean changes
+    x = result.responses("bert")
+    assert result.responses("ltg").shape == x.shape == (5, 4) and list(x.index) == sorted(methods)  # methods × metrics (2 log-odds, 2 CrowS), mean changes
     keys = ["gender_log_odds/winobias/mean_log_odds", "gender_log_odds/templates/mean_log_odds"]  # vary across methods
     cca = cca_alignment(result.responses("bert", keys), result.responses("ltg", keys), n_permutations=99, n_bootstrap=50,
                         seed=0)  # the responses are CCA's input as they are

@@ -3,8 +3,10 @@
 scikit-learn habits: configure, ``fit(model, tokenizer, corpus)``, then ``apply(model)`` → a debiased
 copy that :func:`babybias.evaluate.evaluate` scores as it is. Sent-Debias and INLP project the LM
 head's input (``h ← h P``); Self-Debias rescales the output distribution with bias-describing
-prefixes. ``save_debiased`` / ``load_debiased`` keep the projection beside the weights. See
-docs/debias.md (work in progress: continued pre-training and ``compare_debiasing`` are not built yet).
+prefixes. ``save_debiased`` / ``load_debiased`` keep the projection beside the weights. Intra-model
+debiasing (continued pre-training) is ``babybias.train.train(..., init_from=...)`` and
+``babybias.experiment.ContinuedPretraining``; every method on every model is
+``babybias.experiment.compare_debiasing``. See docs/debias.md.
 
 >>> from babybias.debias import INLP, SentDebias, SelfDebias
 >>> SentDebias(k=1).name, INLP(n_iterations=80).name, SelfDebias(bias_types=("gender",)).name

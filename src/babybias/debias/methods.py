@@ -146,12 +146,19 @@ class INLP(ProjectionDebiaser):
     statistics hold every iteration's rank removed and dev accuracy, and the held-out test accuracy
     of a fresh logistic regression (with an intercept) before and after, next to the majority-class
     rate that it falls to when nothing linear is left.
+
+    ``stop_at``: None (default) runs bias-bench's fixed ``n_iterations``, sized for BERT's 768
+    dimensions; a number stops at the first classifier whose dev accuracy is below the majority rate
+    plus ``stop_at`` (Ravfogel et al.'s criterion, e.g. 0.01). A small model can lose most of its
+    hidden state to 80 iterations (each removes up to one direction per class): a warning says so
+    when over half the dimensions are gone.
     """
 
     pairs: WordPairs | None = None
     bias_words: Sequence[str] | None = None
     n_per_class: int = 10_000
     n_iterations: int = 80
+    stop_at: float | None = None
     batch_size: int = 32
     seed: int = 0
     name = "inlp"
@@ -164,8 +171,18 @@ class INLP(ProjectionDebiaser):
         X = head_inputs(model, tokenizer, sentences, batch_size=self.batch_size, head=self.head)
         X_train, X_test, y_train, y_test = train_test_split(X, labels, test_size=0.3, random_state=self.seed)
         X_train, X_dev, y_train, y_dev = train_test_split(X_train, y_train, test_size=0.3, random_state=self.seed)
-        result = inlp(X_train, y_train, X_dev, y_dev, n_iterations=self.n_iterations, seed=self.seed)
+        majority_dev = float(np.bincount(y_dev).max() / len(y_dev))
+        min_accuracy = None if self.stop_at is None else min(1.0, majority_dev + float(self.stop_at))
+        result = inlp(X_train, y_train, X_dev, y_dev, n_iterations=self.n_iterations, seed=self.seed,
+                      min_accuracy=min_accuracy)
         self.history_ = result.history
+        removed = result.history[-1]["rank_removed"] if result.history else 0
+        if removed > X.shape[1] / 2:
+            import warnings
+
+            warnings.warn(f"INLP removed {removed} of the model's {X.shape[1]} hidden dimensions: the LM head sees "
+                          f"little of its input; for a small model use fewer n_iterations or stop_at=0.01",
+                          stacklevel=2)
 
         def held_out(P: np.ndarray) -> float:
             # a fresh classifier *with* an intercept, so "nothing left to decode" reads as the majority rate
@@ -175,7 +192,7 @@ class INLP(ProjectionDebiaser):
         eye = np.eye(X.shape[1])
         majority = float(np.bincount(y_test).max() / len(y_test))
         stats = {"n_sentences": int(len(labels)), "class_counts": np.bincount(labels).tolist(),
-                 "iterations": result.n_iterations, "rank_removed": result.history[-1]["rank_removed"] if result.history else 0,
+                 "iterations": result.n_iterations, "rank_removed": removed, "hidden_size": int(X.shape[1]),
                  "test_accuracy_before": held_out(eye), "test_accuracy_after": held_out(result.projection),
                  "test_majority_rate": majority}
         return result.projection, stats
