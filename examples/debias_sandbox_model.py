@@ -7,6 +7,9 @@
     python examples/debias_sandbox_model.py --blimp-limit 50 --inlp-iterations 20 \
         --methods sent-debias inlp --seeds 0 1
 
+    # intra-model: continued pre-training (plain = the control, on CDA text, with dropout, with BERT-ASE's loss)
+    python examples/debias_sandbox_model.py --methods cpt cpt-cda cpt-dropout cpt-ase --cpt-steps 150
+
     # on a fresh machine (no --sandbox folder): trains one `sandbox`-recipe model first, in --work
     python examples/debias_sandbox_model.py --sandbox does-not-exist --out /tmp/debias.json
 
@@ -57,6 +60,9 @@ METRICS = (
     "blimp/overall",
 )
 METHODS = ("sent-debias", "inlp", "self-debias")
+#: intra-model: continued pre-training of each model with its own (hybrid) objective, plain (the control for
+#: the others: it trains as much on unaltered text), on CDA text, with dropout debiasing, with BERT-ASE's loss
+CPT_METHODS = ("cpt", "cpt-cda", "cpt-dropout", "cpt-ase")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,7 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                 "(default: <--out's folder>/debias_fresh_model)")
     p.add_argument("--steps", type=int, default=None, help="training steps of that model (default: the recipe's 500)")
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="only these baseline seeds (default: all)")
-    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS + CPT_METHODS)
+    p.add_argument("--cpt-steps", type=int, default=150, help="continued pre-training steps (cpt-* methods)")
+    p.add_argument("--cpt-lr", type=float, default=2e-3, help="continued pre-training peak lr, decayed linearly to 0")
     p.add_argument("--inlp-iterations", type=int, default=80)
     p.add_argument("--inlp-stop-at", type=float, default=None,
                    help="stop INLP once a classifier's dev accuracy is below majority + this (default: fixed iterations)")
@@ -125,8 +133,17 @@ def train_fresh(work: Path, corpus, steps: int | None) -> dict[int, tuple]:
 
 
 def make_debiaser(method: str, args: argparse.Namespace):
+    from babybias.corpus import CDA
     from babybias.debias import INLP, SelfDebias, SentDebias
+    from babybias.experiment import ContinuedPretraining
+    from babybias.train import AttributeSubspaceLoss, get_recipe
 
+    if method.startswith("cpt"):
+        recipe = get_recipe("sandbox", steps=args.cpt_steps, lr=args.cpt_lr, warmup=0.0, decay="linear", min_lr_ratio=0.0,
+                            save_every=args.cpt_steps)
+        return ContinuedPretraining(recipe, intervention=CDA() if method == "cpt-cda" else None,
+                                    dropout=method == "cpt-dropout",
+                                    loss_hooks=(lambda m, t: [AttributeSubspaceLoss(m, t)]) if method == "cpt-ase" else None)
     if method == "sent-debias":
         return SentDebias(k=1)
     if method == "inlp":
@@ -269,6 +286,7 @@ def to_json(args, models, before, results, seconds_before, total, check) -> dict
         out["methods"][method] = {
             "after": per_seed(r["after"]),
             "effects": {m: e.to_dict() for m, e in r["effects"].items()},
+            **({"effects_vs_cpt": {m: e.to_dict() for m, e in r["effects_vs_cpt"].items()}} if "effects_vs_cpt" in r else {}),
             "fit_stats": {str(s): v for s, v in r["fit_stats"].items()},
             "seconds": {str(s): v for s, v in r["seconds"].items()},
         }
@@ -328,6 +346,13 @@ def main(argv=None) -> None:
         print(method_table(method, r, before), end="\n\n")
         if method == "inlp":
             print(inlp_table(r["fit_stats"]), end="\n\n")
+    control = results.get("cpt")
+    for method in [m for m in results if m.startswith("cpt-") and control is not None]:
+        results[method]["effects_vs_cpt"] = effects(f"{method} vs cpt", control["after"], results[method]["after"],
+                                                    args.n_resamples)
+        print(method_table(f"{method} − cpt (against plain continued pre-training)",
+                           {"effects": results[method]["effects_vs_cpt"], "after": results[method]["after"]},
+                           control["after"]), end="\n\n")
     print("Intervals: 95 %. Over seeds = t interval of the per-seed differences (after − before, paired by seed): "
           "training-seed variation of the base model. Over items = paired bootstrap over benchmark items of the "
           "seed-averaged item values. Verdict: both intervals exclude 0.")
