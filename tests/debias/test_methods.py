@@ -199,3 +199,19 @@ def test_inlp_can_stop_at_the_majority_rate(tokenizers):
     assert not last["removed"] and last["dev_accuracy"] < last["majority_rate"] + 0.01  # it stopped there
     assert all(h["dev_accuracy"] >= h["majority_rate"] + 0.01 for h in stopped.history_[:-1])
     assert stopped.fit_stats_["rank_removed"] < HIDDEN and fixed.fit_stats_["iterations"] == 3
+
+
+def test_race_and_religion_with_the_researchers_own_words(tokenizers):
+    """No race/religion list is shipped (bias-bench's has no licence): pairs / attribute words are passed in."""
+    from babybias.corpus import WordPairs
+
+    tok = tokenizers["wordpiece"]
+    model = _model("bert", tok)
+    corpus = ["the black man spoke to the white woman today.", "a white car was parked by the black door.",
+              "the christian and the muslim neighbours met.", "it was a quiet evening in the small town."] * 30
+    race = SentDebias(pairs=WordPairs.from_pairs([("black", "white")], source="test"), max_pairs=100).fit(model, tok, corpus)
+    assert race.fit_stats_["n_pairs"] == 100 and race.subspace_.shape == (1, HIDDEN)
+    religion = INLP(bias_words=["christian", "muslim", "jewish"], n_per_class=30, n_iterations=2).fit(model, tok, corpus)
+    assert religion.fit_stats_["class_counts"] == [30, 30]  # bias vs neutral
+    wrapped = SelfDebias(bias_types=("race-color", "religion")).fit_apply(model, tok)
+    assert len(wrapped.prefix_ids) == 2

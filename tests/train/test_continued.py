@@ -162,3 +162,24 @@ def test_bias_bench_cda_keeps_only_units_with_an_attribute_word():
     out, (kept, cda) = Pipeline([KeepAttributeUnits(), CDA(two_sided=True)]).apply(ds)
     assert kept.units_removed == 2 and kept.words_removed == 4
     assert out["text"] == ["he left.", "she left.", "her mother sang.", "his father sang."]
+
+
+def test_continuing_a_gpt_bert_with_its_own_hybrid_objective(corpus, bpe, tmp_path):
+    cfg = get_recipe("tiny", steps=4, batch_size=8, seq_length=32, save_every=4,
+                     model_overrides=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=48))
+    first = train(cfg, corpus, bpe, tmp_path / "first", progress=False)
+    more = train(cfg.replace(steps=6, lr=1e-3), corpus, bpe, tmp_path / "more", progress=False, init_from=first.final_dir,
+                 loss_hooks=[AttributeSubspaceLoss(first.model, bpe)])
+    assert type(more.model).__name__ == "GptBertForCausalLM" and more.steps == 6
+    assert np.isfinite([h["loss"] for h in more.history]).all()
+    with pytest.raises(ValueError, match="needs a GPT-BERT to start from"):
+        train(cfg, corpus, bpe, tmp_path / "bad", progress=False, init_from=_bert_like(bpe, tmp_path))
+
+
+def _bert_like(tok, tmp_path):
+    from transformers import BertConfig, BertForMaskedLM
+
+    folder = tmp_path / "bert_for_hybrid"
+    BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=48)).save_pretrained(folder)
+    return folder
