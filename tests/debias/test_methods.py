@@ -215,3 +215,20 @@ def test_race_and_religion_with_the_researchers_own_words(tokenizers):
     assert religion.fit_stats_["class_counts"] == [30, 30]  # bias vs neutral
     wrapped = SelfDebias(bias_types=("race-color", "religion")).fit_apply(model, tok)
     assert len(wrapped.prefix_ids) == 2
+
+
+def test_a_debiased_model_trains_further_and_keeps_its_projection(tokenizers, tmp_path):
+    import datasets
+
+    from babybias.train import get_recipe, train
+
+    tok = tokenizers["wordpiece"]
+    model = _model("ltg-bert", tok)
+    debiased = SentDebias(max_pairs=100).fit(model, tok, shipped_sentences(per_paradigm=2)).apply(model)
+    P = projection_of(debiased)
+    cfg = get_recipe("bias_bench_cpt", objective="span", steps=2, batch_size=4, grad_accumulation=1, seq_length=32)
+    corpus = datasets.Dataset.from_dict({"text": shipped_sentences(per_paradigm=2)})
+    result = train(cfg, corpus, tok, tmp_path / "run", progress=False, init_from=debiased)
+    again = load_debiased(result.final_dir)
+    assert np.allclose(projection_of(again), P, atol=1e-6)
+    torch.testing.assert_close(_logits(again, tok), _logits(result.model, tok))

@@ -471,8 +471,13 @@ def train(
                 p.copy_(ema[n])
     if finished and rank == 0:
         final_dir = output_dir / "final"
-        model.save_pretrained(final_dir)
-        tokenizer.save_pretrained(final_dir)
+        if getattr(model, "_babybias_projection", None) is not None:  # a post-model debiased model, trained further
+            from ..debias.base import save_debiased
+
+            save_debiased(model, final_dir, tokenizer)  # the projection stays beside the weights
+        else:
+            model.save_pretrained(final_dir)
+            tokenizer.save_pretrained(final_dir)
         _call(callbacks, "on_train_end", end, model)
     if device.type == "cpu":
         torch.set_flush_denormal(False)
