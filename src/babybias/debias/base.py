@@ -200,7 +200,7 @@ def head_inputs(model: nn.Module, tokenizer, texts: Sequence[str], *, pool: str 
     out = []
     try:
         for start in range(0, len(texts), batch_size):
-            enc = [tokenizer(t, truncation=True, max_length=max_length)["input_ids"] for t in texts[start:start + batch_size]]
+            enc = tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=max_length)["input_ids"]
             width = max(len(e) for e in enc)
             ids = torch.full((len(enc), width), pad, dtype=torch.long)
             mask = torch.zeros((len(enc), width), dtype=torch.long)

@@ -220,7 +220,11 @@ class LossModule(nn.Module):
             if self.needs_hidden:
                 states.append((out.hidden_states[-1], input_ids, attention_mask))
         else:
-            out = self.model(input_ids, attention_mask=attention_mask, labels=labels, output_hidden_states=self.needs_hidden)
+            # babybias models run their head on the labelled positions only when given labels; a transformers
+            # model would compute its own loss over every position, so it gets none and its rows are picked here
+            ours = getattr(self.model.config, "model_type", None) in ("ltg-bert", "gpt-bert")
+            out = self.model(input_ids, attention_mask=attention_mask, labels=labels if ours else None,
+                             output_hidden_states=self.needs_hidden)
             logits = out.logits
             if logits.shape[:2] == labels.shape:  # all positions: keep the labelled ones
                 logits = logits[labels != -100]
