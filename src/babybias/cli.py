@@ -317,29 +317,29 @@ def _debias(args: argparse.Namespace) -> int:
         transformers.utils.logging.disable_progress_bar()
     model_source = local_or_hub(args.model, "model folder")
     tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise CLIError(f"--out {out} exists and is not empty; give a new folder")
+    try:  # the method's options are checked before the model loads
+        if args.method == "sent-debias":
+            method = debias.SentDebias(k=args.k, max_pairs=args.max_pairs, seed=args.seed)
+        elif args.method == "inlp":
+            method = debias.INLP(n_iterations=args.iterations, n_per_class=args.per_class, stop_at=args.stop_at,
+                                 seed=args.seed)
+        else:
+            method = debias.SelfDebias(bias_types=tuple(args.bias_types))
+    except ValueError as err:
+        raise CLIError(f"{args.method}: {err}") from None
     corpus = None
     if args.corpus is not None:
         from .corpus import load_corpus
 
         corpus = load_corpus(args.corpus)
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise CLIError(f"--out {out} exists and is not empty; give a new folder")
     config = _read_config(model_source)
     kind, why = kind_from_config(config) if args.kind is None else (args.kind, "from --kind")
     tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
     print(f"kind: {kind} ({why})", flush=True)
     model = _load_model(model_source, config, kind, tokenizer)
-    if args.method == "sent-debias":
-        method = debias.SentDebias(k=args.k, max_pairs=args.max_pairs, seed=args.seed)
-    elif args.method == "inlp":
-        method = debias.INLP(n_iterations=args.iterations, n_per_class=args.per_class, seed=args.seed)
-    else:
-        method = debias.SelfDebias(bias_types=tuple(args.bias_types))
-        try:
-            method.fit(model, tokenizer)
-        except ValueError as err:  # an unknown --bias-types value
-            raise CLIError(f"--bias-types: {err}") from None
     debiased = method.fit(model, tokenizer, corpus).apply(model)
     if isinstance(debiased, debias.SelfDebiasedLM):
         debiased.save_pretrained(out)
@@ -439,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--max-pairs", type=limit_arg, default=20000, help="sent-debias: counterfactual pairs (or 'all')")
     db.add_argument("--iterations", type=_positive_int, default=80, help="inlp: iterations (default 80, as bias-bench)")
     db.add_argument("--per-class", type=_positive_int, default=10000, help="inlp: sentences per class (default 10000)")
+    db.add_argument("--stop-at", type=float, help="inlp: stop at the first classifier whose dev accuracy is below the "
+                                                  "majority rate + this (e.g. 0.01; default: bias-bench's fixed iterations, "
+                                                  "which can remove most of a small model's hidden state)")
     db.add_argument("--bias-types", nargs="+", default=["gender"], help="self-debias: prefixes' bias types")
     db.add_argument("--seed", type=int, default=0)
     db.add_argument("--quiet", action="store_true")

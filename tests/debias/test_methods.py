@@ -185,7 +185,13 @@ def test_unfitted_and_bad_inputs_say_what_is_wrong(tokenizers):
     with pytest.raises(ValueError, match="no LM head named"):
         lm_head(model, "nope")
     with pytest.raises(ValueError, match="bias_types must be among"):
-        SelfDebias(bias_types=("genderr",)).fit(model, tok)
+        SelfDebias(bias_types=("genderr",))  # options are checked at construction
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        SentDebias(k=0)
+    with pytest.raises(ValueError, match="stop_at must be None or in"):
+        INLP(stop_at=1.5)
+    with pytest.raises(ValueError, match="n_iterations must be an integer >= 1"):
+        INLP(n_iterations=0)
 
 
 def test_inlp_can_stop_at_the_majority_rate(tokenizers):

@@ -26,6 +26,11 @@ from .projections import inlp, sent_debias_subspace, subspace_removal
 __all__ = ["SentDebias", "INLP", "counterfactual_pairs", "inlp_sentences"]
 
 
+def _positive_int(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
 def _texts(corpus) -> list[str]:
     if corpus is None:
         corpus = wikipedia_sample()
@@ -122,9 +127,13 @@ class SentDebias(ProjectionDebiaser):
     seed: int = 0
     name = "sent-debias"
 
+    def __post_init__(self) -> None:
+        _positive_int(self.k, "k")
+        if self.max_pairs is not None:
+            _positive_int(self.max_pairs, "max_pairs")
+        _positive_int(self.batch_size, "batch_size")
+
     def fit_projection(self, model, tokenizer, corpus) -> tuple[np.ndarray, dict[str, Any]]:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
         a, b = counterfactual_pairs(_texts(corpus), self.pairs, self.max_pairs, self.seed)
         if not a:
             raise ValueError("no sentence of the corpus contains a listed attribute word: nothing to fit")
@@ -162,6 +171,12 @@ class INLP(ProjectionDebiaser):
     batch_size: int = 32
     seed: int = 0
     name = "inlp"
+
+    def __post_init__(self) -> None:
+        for attr in ("n_per_class", "n_iterations", "batch_size"):
+            _positive_int(getattr(self, attr), attr)
+        if self.stop_at is not None and not 0 <= self.stop_at < 1:
+            raise ValueError(f"stop_at must be None or in [0, 1), got {self.stop_at!r}")
 
     def fit_projection(self, model, tokenizer, corpus) -> tuple[np.ndarray, dict[str, Any]]:
         from sklearn.linear_model import LogisticRegression

@@ -69,7 +69,8 @@ class SelfDebiasedLM(nn.Module):
         self.mask_token_id = tokenizer.mask_token_id
         if self.babybias_lm_kind == "mlm" and self.mask_token_id is None:
             raise ValueError("a masked LM needs a tokenizer with a mask token for Self-Debias")
-        self.leading = {t for t in (tokenizer.cls_token_id, tokenizer.bos_token_id) if t is not None}
+        leading = sorted({t for t in (tokenizer.cls_token_id, tokenizer.bos_token_id) if t is not None}) or [-1]
+        self.register_buffer("leading_ids", torch.tensor(leading), persistent=False)
         self.prefix_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prefixes]
         self.prefixes, self.decay, self.epsilon = list(prefixes), float(decay), float(epsilon)
 
@@ -81,8 +82,7 @@ class SelfDebiasedLM(nn.Module):
 
     def _with_prefix(self, ids: torch.Tensor, mask: torch.Tensor, prefix: list[int]) -> tuple[torch.Tensor, torch.Tensor, int]:
         """The batch with ``prefix`` inserted after a leading special token (if every row has one there)."""
-        start = 1 if ids.shape[1] and bool(torch.isin(ids[:, 0], torch.tensor(sorted(self.leading) or [-1],
-                                                                              device=ids.device)).all()) else 0
+        start = 1 if ids.shape[1] and bool(torch.isin(ids[:, 0], self.leading_ids.to(ids.device)).all()) else 0
         pre = torch.tensor(prefix, dtype=ids.dtype, device=ids.device).expand(ids.shape[0], -1)
         new_ids = torch.cat([ids[:, :start], pre, ids[:, start:]], dim=1)
         new_mask = torch.cat([mask[:, :start], torch.ones_like(pre, dtype=mask.dtype), mask[:, start:]], dim=1)
@@ -124,6 +124,11 @@ class SelfDebias:
     epsilon: float = 0.01
     name = "self-debias"
 
+    def __post_init__(self) -> None:
+        self._prefixes()  # an unknown bias type fails here, not after a model has loaded
+        if self.decay <= 0 or not 0 < self.epsilon <= 1:
+            raise ValueError(f"decay must be > 0 and epsilon in (0, 1], got {self.decay} and {self.epsilon}")
+
     def _prefixes(self) -> list[str]:
         if self.prefixes is not None:
             return list(self.prefixes)
@@ -134,7 +139,6 @@ class SelfDebias:
 
     def fit(self, model, tokenizer, corpus=None) -> "SelfDebias":
         self.tokenizer_ = tokenizer
-        self._prefixes()
         return self
 
     def apply(self, model) -> SelfDebiasedLM:

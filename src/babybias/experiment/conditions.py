@@ -95,6 +95,11 @@ def as_reports(reports: Any) -> list[Report]:
     return list(reports) if isinstance(reports, (list, tuple)) else [reports]
 
 
+def corpus_words(corpus) -> int:
+    """Whitespace-separated words in a corpus's ``text`` column (the unit every report counts in)."""
+    return int(sum(count_words(t) for t in column_values(corpus)))
+
+
 def matched_control(baseline, condition, seed: int, tokenizer: Any = None, label: str = "intervention") -> Intervention:
     """The generic matched control of an intervention: random units, as many words as it added or removed net.
 
@@ -103,8 +108,7 @@ def matched_control(baseline, condition, seed: int, tokenizer: Any = None, label
     units (:class:`RandomDuplication`); fewer: remove random units (:class:`RandomRemoval` with no
     protected units); the same within 1 %: no control is needed, which is an error here.
     """
-    words_in = sum(count_words(t) for t in column_values(baseline))
-    words_out = sum(count_words(t) for t in column_values(condition))
+    words_in, words_out = corpus_words(baseline), corpus_words(condition)
     net = words_out - words_in
     if abs(net) <= words_in // 100:
         raise SandboxError(f"{label} changes the corpus by {net:+d} words of {words_in} (under 1 %): it needs no "
@@ -164,10 +168,6 @@ class Experiment:
             raise ValueError(f"experiment {self.name!r} has no condition {condition!r}; its conditions: "
                              f"{list(self.conditions)}")
         return roles[condition]
-
-    def shown_metrics(self) -> tuple[str, ...]:
-        """Primary first, then the experiment's own, then the general ones (each once)."""
-        return tuple(dict.fromkeys((self.primary_metric, *self.metrics, *GENERAL_METRICS)))
 
     def make_intervention(self, seed: int, tokenizer: Any = None):
         return _build(self.intervention, seed, tokenizer, f"experiment {self.name!r} intervention")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..evaluate import evaluate
 from ..train import TrainConfig, dropout_debiasing, get_recipe, train
+from .conditions import _with_seed_and_tokenizer
 from .effects import estimate_effect, item_values
 
 __all__ = ["ContinuedPretraining", "DebiasingComparison", "compare_debiasing", "DEFAULT_METRICS"]
@@ -89,11 +90,9 @@ class ContinuedPretraining:
         return self.model_
 
 
-def _with_seed(method: Any, seed: int) -> Any:
-    """A copy of a dataclass method with its ``seed`` set (methods without one are used as they are)."""
-    if dataclasses.is_dataclass(method) and "seed" in {f.name for f in dataclasses.fields(method)}:
-        return dataclasses.replace(method, seed=seed)
-    return dataclasses.replace(method) if dataclasses.is_dataclass(method) else method
+def _seeded(method: Any) -> bool:
+    """Whether a method has a ``seed`` to vary (a dataclass field); a method without one is fitted once."""
+    return dataclasses.is_dataclass(method) and "seed" in {f.name for f in dataclasses.fields(method)}
 
 
 @dataclass
@@ -128,7 +127,8 @@ def compare_debiasing(models: Mapping[str, tuple[Any, Any]], methods: Mapping[st
     """Run every method on every model for every seed and tabulate each metric's change.
 
     ``models``: name → ``(model, tokenizer)``; ``methods``: name → an unfitted debiaser (its ``seed``,
-    if it has one, is set to each seed; ``SelfDebias`` has none, so its seeds repeat one result).
+    if it has one, is set to each seed; one without, such as ``SelfDebias``, is fitted and evaluated
+    once and its result stands for every seed, so its interval over seeds has zero width).
     The change is after − before, paired by seed (t interval over seeds) and by item (paired
     bootstrap of the seed-averaged item values against the undebiased model's).
     """
@@ -144,10 +144,14 @@ def compare_debiasing(models: Mapping[str, tuple[Any, Any]], methods: Mapping[st
         for method_name, method in methods.items():
             after, after_items = {}, {}
             for seed in seeds:
-                fitted = _with_seed(method, seed).fit(model, tokenizer, corpus)
-                debiased = fitted.apply(model)
-                after[seed], after_items[seed] = _evaluate(debiased, tokenizer, benchmarks, limit, metrics)
-                stats[(model_name, method_name, seed)] = getattr(fitted, "fit_stats_", {})
+                if not _seeded(method) and seed != seeds[0]:  # nothing varies with the seed: the first result again
+                    after[seed], after_items[seed] = after[seeds[0]], after_items[seeds[0]]
+                    stats[(model_name, method_name, seed)] = stats[(model_name, method_name, seeds[0])]
+                else:
+                    spec = _with_seed_and_tokenizer(method, seed, None) if _seeded(method) else copy.deepcopy(method)
+                    fitted = spec.fit(model, tokenizer, corpus)
+                    after[seed], after_items[seed] = _evaluate(fitted.apply(model), tokenizer, benchmarks, limit, metrics)
+                    stats[(model_name, method_name, seed)] = getattr(fitted, "fit_stats_", {})
                 records += [{"model": model_name, "method": method_name, "seed": seed, "metric": k, "value": v}
                             for k, v in after[seed].items()]
             for m in metrics:

@@ -38,7 +38,6 @@ import pandas as pd
 from .._paths import looks_local, require_local
 from ..analysis.composites import SANDBOX
 from ..corpus import load_corpus, wikipedia_sample
-from ..corpus.core import column_values, count_words
 from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
 from ..evaluate.fairness import GenderLogOdds
 from ..evaluate.loaders import is_hub
@@ -46,7 +45,7 @@ from ..evaluate.registry import check_limit
 from ..evaluate.results import atomic_write_text
 from ..models import train_tokenizer
 from ..train import RECIPES, get_recipe, train
-from .conditions import GENERAL_METRICS, Experiment, SandboxError, get_experiment
+from .conditions import GENERAL_METRICS, Experiment, SandboxError, corpus_words, get_experiment
 from .effects import Effect, effects_frame, estimate_effect, item_values, seed_mean, verdict_line
 
 __all__ = ["SandboxConfig", "SandboxResult", "Cell", "cells", "run", "run_cell", "collect", "shipped_corpus",
@@ -306,10 +305,6 @@ def summarize(scores: dict[str, float]) -> dict[str, float]:
     return row
 
 
-def _words(corpus) -> int:
-    return int(sum(count_words(t) for t in column_values(corpus)))
-
-
 class _CorpusCache:
     """The conditions' corpora of one seed, built once per process (the control needs the intervention's)."""
 
@@ -354,7 +349,7 @@ def _check_cell_folder(cell: Cell, fingerprint: str) -> None:
         if seen != fingerprint:
             raise SandboxError(f"cell folder {cell.path} was run with other options (fingerprint {seen}, now "
                                f"{fingerprint}: another experiment, recipe, corpus, limit or benchmark option); "
-                             f"give another --output or delete that folder")
+                               "give another --output or delete that folder")
 
 
 def _rank() -> int:
@@ -364,10 +359,11 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
-def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict | None:
+def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache, fingerprint: str | None = None) -> dict | None:
     """Run one cell (skipping it if finished, resuming its training if not) and return its ``scores.json``
-    (None on a torchrun rank other than 0, which only trains)."""
-    fingerprint = config.fingerprint()
+    (None on a torchrun rank other than 0, which only trains). ``fingerprint``: ``config.fingerprint()``,
+    when the caller has it already."""
+    fingerprint = config.fingerprint() if fingerprint is None else fingerprint
     _check_cell_folder(cell, fingerprint)
     if cell.finished:
         return json.loads((cell.path / FINISHED).read_text())
@@ -389,7 +385,7 @@ def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict | N
     scores = summarize(evaluation.scores)
     record = info | {"scores": scores, "train": {"steps": result.steps, "final_loss": result.final_loss,
                                                  "recipe": recipe.to_dict()},
-                     "corpus": {"units": len(corpus), "words": _words(corpus)},
+                     "corpus": {"units": len(corpus), "words": corpus_words(corpus)},
                      "seconds": {"corpus": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2}}
     atomic_write_text(cell.path / FINISHED, json.dumps(record, indent=1, default=str))
     return record
@@ -424,7 +420,7 @@ def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None 
         if needs:  # the intervention (and control) of the first seed that needs them, before any training
             cache.check(needs[0].seed, control=any(c.role == "control" for c in needs))
         for k, cell in enumerate(todo, 1):
-            record = run_cell(config, cell, cache)
+            record = run_cell(config, cell, cache, fingerprint)
             if record is None:
                 continue
             primary = record["scores"].get(config.spec.primary_metric, float("nan"))
@@ -592,34 +588,30 @@ def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True, *,
 
     effect_metrics = _effect_metrics(shown, available)
     items = _item_table(records, effect_metrics)
-    effects = []
-    if "baseline" in conditions:
-        per = values.pivot_table(index=["condition", "seed"], columns="metric", values="value", aggfunc="first")
-        for c in conditions:
-            if c == "baseline":
-                continue
-            for m in effect_metrics:
-                b = {s: per.loc[("baseline", s), m] for s in per.loc["baseline"].index
-                     if np.isfinite(per.loc[("baseline", s), m])}
-                x = {s: per.loc[(c, s), m] for s in per.loc[c].index if np.isfinite(per.loc[(c, s), m])}
-                if not set(b) & set(x):
-                    continue
-                bi = {s: items[("baseline", s, m)] for s in b if ("baseline", s, m) in items}
-                ci = {s: items[(c, s, m)] for s in x if (c, s, m) in items}
-                effects.append(estimate_effect(b, x, baseline_items=bi or None, condition_items=ci or None,
-                                               name=c, metric=m, n_resamples=n_resamples))
-    label, control = experiment.get("label"), experiment.get("control_label")
-    if label in conditions and control in conditions:  # does the intervention do more than its control?
-        per = values.pivot_table(index=["condition", "seed"], columns="metric", values="value", aggfunc="first")
+    per = values.pivot_table(index=["condition", "seed"], columns="metric", values="value", aggfunc="first")
+
+    def compare(condition: str, reference: str) -> list[Effect]:
+        """``condition − reference`` on every effect metric, paired by seed and by item."""
+        found = []
         for m in effect_metrics:
-            ref = {s: per.loc[(control, s), m] for s in per.loc[control].index if np.isfinite(per.loc[(control, s), m])}
-            x = {s: per.loc[(label, s), m] for s in per.loc[label].index if np.isfinite(per.loc[(label, s), m])}
+            ref = {s: per.loc[(reference, s), m] for s in per.loc[reference].index if np.isfinite(per.loc[(reference, s), m])}
+            x = {s: per.loc[(condition, s), m] for s in per.loc[condition].index if np.isfinite(per.loc[(condition, s), m])}
             if not set(ref) & set(x):
                 continue
-            ri = {s: items[(control, s, m)] for s in ref if (control, s, m) in items}
-            xi = {s: items[(label, s, m)] for s in x if (label, s, m) in items}
-            effects.append(estimate_effect(ref, x, baseline_items=ri or None, condition_items=xi or None, name=label,
-                                           metric=m, reference=control, n_resamples=n_resamples))
+            ri = {s: items[(reference, s, m)] for s in ref if (reference, s, m) in items}
+            xi = {s: items[(condition, s, m)] for s in x if (condition, s, m) in items}
+            found.append(estimate_effect(ref, x, baseline_items=ri or None, condition_items=xi or None, name=condition,
+                                         metric=m, reference=reference, n_resamples=n_resamples))
+        return found
+
+    effects = []
+    if "baseline" in conditions:
+        for c in conditions:
+            if c != "baseline":
+                effects += compare(c, "baseline")
+    label, control = experiment.get("label"), experiment.get("control_label")
+    if label in conditions and control in conditions:  # does the intervention do more than its control?
+        effects += compare(label, control)
     no_items = [f"{r['condition']}/seed-{r['seed']}" for r in records if not (r["_path"] / "evaluation.json").exists()]
     summary = _summary_lines(experiment, conditions, values, effects, primary, shown, missing)
     if no_items:
@@ -660,8 +652,7 @@ def _write_outputs(result: SandboxResult, out: Path) -> None:
                "interval_note": "intervals: 95 %; 'seeds' = t interval over training seeds (paired by seed); "
                                 "'items' = paired bootstrap over benchmark items of the seed-averaged item values"}
     atomic_write_text(out / "results.json", json.dumps(payload, indent=1, default=_jsonable))
-    wide = result.intervals.copy()
-    atomic_write_text(out / "table.csv", wide.to_csv(index=False))
+    atomic_write_text(out / "table.csv", result.intervals.to_csv(index=False))
     atomic_write_text(out / "effects.csv", effects.to_csv(index=False))
     atomic_write_text(out / "summary.txt", "\n".join(result.summary) + "\n")
     plot_effects(result, out / "comparison.png")
@@ -670,8 +661,6 @@ def _write_outputs(result: SandboxResult, out: Path) -> None:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
-    if isinstance(value, (np.bool_,)):
+    if isinstance(value, np.bool_):
         return bool(value)
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
+    return str(value)  # paths and anything else

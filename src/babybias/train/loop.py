@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..evaluate.results import atomic_write_text
 from ..evaluate.scoring import tokenizer_fingerprint
-from ..models import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM
+from ..models import GptBertConfig, GptBertForCausalLM, LtgBertConfig, LtgBertForMaskedLM
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import TrainConfig
@@ -109,11 +109,8 @@ def load_init_model(init_from: Any, config: TrainConfig, tokenizer) -> nn.Module
         model = auto.from_pretrained(source, config=cfg)
     if config.objective == "hybrid" and not hasattr(model, "gpt_bert"):
         raise ValueError(f"objective 'hybrid' needs a GPT-BERT to start from, got {type(model).__name__}")
-    rows = model.get_input_embeddings().num_embeddings
-    special = [i for i in tokenizer.all_special_ids if i is not None]
-    if len(tokenizer) > rows or any(i >= rows for i in special):
-        raise ValueError(f"tokenizer has {len(tokenizer)} ids but the model to continue from embeds {rows}: "
-                         "pass the model's own tokenizer")
+    _check_embeddable(tokenizer, model.get_input_embeddings().num_embeddings,
+                      "the model to continue from embeds {rows}: pass the model's own tokenizer")
     return model
 
 
@@ -128,13 +125,19 @@ def _tied_keys(model: nn.Module) -> set[str]:
     return tied | {k for k in getattr(model, "_tied_weights_keys", None) or ()}
 
 
-def check_vocab(config: TrainConfig, tokenizer) -> None:
-    """The recipe's model must have an embedding row for every id the tokenizer produces."""
-    rows = config.model_overrides.get("vocab_size", len(tokenizer))
+def _check_embeddable(tokenizer, rows: int, why: str) -> None:
+    """Every id the tokenizer produces must have one of the model's ``rows`` embedding rows; ``why`` (with
+    ``{rows}``) ends the error message."""
     special = [i for i in tokenizer.all_special_ids if i is not None]
     if len(tokenizer) > rows or any(i >= rows for i in special):
         raise ValueError(f"tokenizer has {len(tokenizer)} ids (largest special id {max(special, default=None)}) but "
-                         f"TrainConfig.model_overrides['vocab_size'] is {rows}: the model could not embed them")
+                         + why.format(rows=rows))
+
+
+def check_vocab(config: TrainConfig, tokenizer) -> None:
+    """The recipe's model must have an embedding row for every id the tokenizer produces."""
+    _check_embeddable(tokenizer, config.model_overrides.get("vocab_size", len(tokenizer)),
+                      "TrainConfig.model_overrides['vocab_size'] is {rows}: the model could not embed them")
 
 
 def _tokenizer_identity(tokenizer) -> dict[str, Any]:
