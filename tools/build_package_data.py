@@ -168,11 +168,37 @@ def build_sandbox_corpus(shared: Path) -> None:
     )
 
 
+def build_downstream(shared: Path) -> None:
+    """Dixon et al.'s identity-term toxicity evaluation sets (CC BY 4.0). Never the Bias in Bios bios."""
+    src = shared / "identity_toxicity_templates"
+    dst = ROOT / "src" / "babybias" / "downstream" / "data"
+    dst.mkdir(parents=True, exist_ok=True)
+    gzip_bytes(read_maybe_gz(src / "bias_madlibs_77k.csv.gz"), dst / "bias_madlibs_77k.csv.gz")
+    gzip_bytes((src / "toxicity_nonfuzzed_testset.csv").read_bytes(), dst / "toxicity_nonfuzzed_testset.csv.gz")
+    gzip_bytes((src / "toxicity_fuzzed_testset.csv").read_bytes(), dst / "toxicity_fuzzed_testset.csv.gz")
+    shutil.copyfile(src / "bias_madlibs_data" / "adjectives_people.txt", dst / "identity_terms.txt")
+    (dst / "ATTRIBUTION.md").write_text(
+        "Identity-term toxicity evaluation data of Dixon, Li, Sorensen, Thain & Vasserman, 'Measuring and\n"
+        "Mitigating Unintended Bias in Text Classification' (AIES 2018), from Jigsaw / Conversation AI,\n"
+        "https://github.com/conversationai/unintended-ml-bias-analysis @ 9c7d91aaa53406a362354661a93e07956d95e59a\n"
+        "(files last changed in c61e656afc9874b8b17842c5365178866313f527):\n\n"
+        "- bias_madlibs_77k.csv.gz: archive/unintended_ml_bias/eval_datasets/bias_madlibs_77k.csv (76,564 templated\n"
+        "  sentences; columns Text, Label BAD/NOT_BAD, Template), gzipped, bytes unchanged;\n"
+        "- toxicity_nonfuzzed_testset.csv.gz / toxicity_fuzzed_testset.csv.gz: archive/unintended_ml_bias/eval_datasets/\n"
+        "  (1,492 labelled Wikipedia Talk comments each; columns rev_id, comment, toxic), gzipped, bytes unchanged;\n"
+        "- identity_terms.txt: archive/unintended_ml_bias/bias_madlibs_data/adjectives_people.txt (50 terms).\n\n"
+        "License: Creative Commons Attribution 4.0 International (CC BY 4.0), https://creativecommons.org/licenses/by/4.0/\n"
+        "('All data in this repository is made available under the Creative Commons Attribution 4.0 International\n"
+        "license', upstream README). The comments are real Wikipedia Talk comments and include toxic language.\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
-    for build in (build_crows, build_stereoset, build_blimp, build_winobias, build_word_lists, build_sandbox_corpus):
+    for build in (build_crows, build_stereoset, build_blimp, build_winobias, build_word_lists, build_sandbox_corpus,
+                  build_downstream):
         build(args.shared)
         print("built", build.__name__.removeprefix("build_"))
 

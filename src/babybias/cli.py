@@ -352,6 +352,75 @@ def _debias(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upstream_arg(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (PATH may hold {{seed}}), got {text!r}")
+    return name.strip(), path.strip()
+
+
+def _print_transfer(result, out_dir) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+        print("means over seeds, 95 % t interval over seeds (n = seeds per intervention):")
+        print(result.pretty_table().to_string())
+        if not result.regression.empty:
+            print("\nregression of the per-group gap on upstream bias and fine-tuning co-occurrence:")
+            print(result.regression.to_string(index=False))
+    print()
+    print("\n".join(result.summary))
+    print(f"\nwritten: {out_dir}/results.json, table.csv, effects.csv, regression.csv, summary.txt, comparison.png")
+
+
+def _downstream(args: argparse.Namespace) -> int:
+    from . import downstream
+
+    if args.quiet:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+    if args.collect:
+        folder = require_local(args.collect, "bias-transfer output folder")
+        _print_transfer(downstream.collect(folder, primary_metric=args.primary_metric), folder)
+        return 0
+    if args.model is None:
+        raise CLIError("give the pre-trained MODEL (a folder or hub name), or --collect DIR")
+    model = local_or_hub(args.model, "model folder")
+    interventions = list(args.interventions)
+    interventions += [downstream.UpstreamModel(path=p, label=n) for n, p in args.upstream_model]
+    train = args.train
+    if train not in (None, "hub", "wikipedia-sample"):
+        train = str(require_local(train, "--train file"))
+    test = None if args.test is None else str(require_local(args.test, "--test file"))
+    recipe = args.recipe
+    if recipe == "auto":
+        import torch
+
+        recipe = "base" if torch.cuda.is_available() else "tiny"
+    recipe = downstream.finetune_recipe(recipe, **({"max_steps": args.max_steps} if args.max_steps else {}))
+    try:
+        config = downstream.TransferConfig(
+            task=args.task, model=str(model), out_dir=args.out, interventions=interventions, seeds=args.seeds,
+            finetune=recipe, train=train, test=test, max_train=args.max_train, max_test=args.max_test,
+            primary_metric=args.primary_metric, upstream_metric=args.upstream_metric, n_resamples=args.n_resamples)
+    except (ValueError, TypeError) as err:
+        raise CLIError(str(err)) from err
+    if args.list_cells:
+        for i, (iv, seed) in enumerate((i, s) for i in config.interventions for s in config.seeds):
+            done = (config.out_dir / "cells" / iv.name / f"seed-{seed}" / "cell.json").exists()
+            print(f"{i}\t{iv.name}/seed-{seed}\t{'finished' if done else 'to run'}")
+        return 0
+    result = downstream.bias_transfer(config, cells=args.cell, progress=not args.quiet)
+    if result is None:
+        print(f"cells {args.cell} done; when all are, collect them with: babybias downstream --collect {config.out_dir}")
+        return 0
+    _print_transfer(result, config.out_dir)
+    return 0
+
+
 def _benchmarks(args: argparse.Namespace) -> int:
     from .evaluate import get_benchmark, list_benchmarks
 
@@ -447,10 +516,41 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--quiet", action="store_true")
     db.set_defaults(func=_debias)
 
+    ds = sub.add_parser("downstream", help="bias transfer: fine-tune a pre-trained model as a classifier under "
+                                           "interventions x seeds; TPR/FPR gaps with intervals", allow_abbrev=False)
+    ds.add_argument("model", nargs="?", help="the pre-trained encoder: a save_pretrained folder or a hub name")
+    ds.add_argument("--task", choices=["bios", "toxicity"], default="bios")
+    ds.add_argument("--train", help="fine-tuning data: a file (.csv/.tsv/.jsonl/.parquet), 'hub' (LabHC/bias_in_bios, "
+                                    "google/civil_comments), or for toxicity 'wikipedia-sample' (the shipped comments)")
+    ds.add_argument("--test", help="test file (bios: default a 25 %% split of --train, or the hub's test split)")
+    ds.add_argument("--interventions", nargs="+", default=["baseline", "scrub", "rebalance", "no_pretraining",
+                                                           "weight_perturbation"],
+                    help="baseline, scrub, rebalance, no_pretraining, weight_perturbation, sent_debias, inlp")
+    ds.add_argument("--upstream-model", type=_upstream_arg, action="append", default=[], metavar="NAME=PATH",
+                    help="another pre-trained model as an intervention (PATH may hold {seed}, e.g. a sandbox's "
+                         "cells/cda/seed-{seed}/train/final); repeatable")
+    ds.add_argument("--seeds", type=seeds_arg, default=3, help="number of seeds N (0 … N−1; default 3) or a list 3,7,9")
+    ds.add_argument("--recipe", choices=["auto", "tiny", "base"], default="auto",
+                    help="fine-tuning recipe: base (GPU-sized), tiny (CPU, tests) or auto (default: base on a GPU, else tiny)")
+    ds.add_argument("--max-steps", type=_positive_int, help="cap the fine-tuning steps")
+    ds.add_argument("--max-train", type=_positive_int, help="seeded subset of the fine-tuning data")
+    ds.add_argument("--max-test", type=_positive_int, help="seeded subset of each test set")
+    ds.add_argument("--primary-metric", help="replace the task's primary metric (bios: gap_rms; toxicity: madlibs/fped); "
+                                             "name it before looking at results")
+    ds.add_argument("--upstream-metric", help="upstream bias probe: kurita (bios default) or a babybias.evaluate score "
+                                              "such as crows_pairs/overall (toxicity default)")
+    ds.add_argument("--n-resamples", type=_positive_int, default=999, help="bootstrap resamples over test items (default 999)")
+    ds.add_argument("--out", default="bias_transfer", help="output folder (default bias_transfer)")
+    ds.add_argument("--list-cells", action="store_true", help="print the grid's cells with their index and stop")
+    ds.add_argument("--cell", type=int, action="append", metavar="I", help="run only cell I (repeatable)")
+    ds.add_argument("--collect", metavar="DIR", help="build the table, effects and regression from DIR's finished cells")
+    ds.add_argument("--quiet", action="store_true")
+    ds.set_defaults(func=_downstream)
+
     bl = sub.add_parser("benchmarks", help="list the registered benchmark names")
     bl.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import this module (or .py file) first")
     bl.set_defaults(func=_benchmarks)
-    for p in (sb, ev, db, bl):  # --debug is accepted after the subcommand too
+    for p in (sb, ev, db, ds, bl):  # --debug is accepted after the subcommand too
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
 
@@ -468,7 +568,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (CLIError, _UsageError, ValueErro
 _PLAIN_ERRORS = (CLIError, _UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 _LIBRARY_USER_ERRORS = (("babybias.evaluate.registry", "UnknownBenchmarkError"),
                         ("babybias.evaluate.loaders", "DataFormatError"), ("babybias.corpus.core", "CorpusError"),
-                        ("babybias.experiment.conditions", "SandboxError"))
+                        ("babybias.experiment.conditions", "SandboxError"), ("babybias.downstream.data", "DataError"))
 
 
 def _is_known_user_error(err: BaseException) -> bool:

@@ -38,7 +38,10 @@ def lm_head(model: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:
     """``(name, module)`` of the module that turns last hidden states into vocabulary logits."""
     names = (name,) if name else HEAD_NAMES
     for n in names:
-        module = getattr(model, n, None)
+        try:  # a dotted name reaches into submodules ("bert.pooler")
+            module = model.get_submodule(n) if "." in n else getattr(model, n, None)
+        except AttributeError:
+            module = None
         if isinstance(module, nn.Module):
             return n, module
     raise ValueError(f"{type(model).__name__} has no LM head named {' or '.join(names)}; pass head='<attribute name>' "

@@ -347,6 +347,7 @@ class KuritaBias(Benchmark):
     which equals s(he) − s(she) by Bayes' rule under the model's joint. Scores: ``mean`` bias,
     ``male_occupations``, ``female_occupations``, their ``difference`` and its two-sided
     permutation-test ``p_value`` (labels shuffled across the two lists, ``n_resamples``, ``seed``).
+    ``occupations`` replaces the WinoBias lists by attributes of your own (then only ``mean`` is defined).
     """
 
     name: str = "kurita"
@@ -354,10 +355,14 @@ class KuritaBias(Benchmark):
     n_resamples: int = 9999
     seed: int = 0
     source: PathLike | None = None
+    occupations: tuple[str, ...] = ()
 
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
-        lists = winobias_occupations(self.source)
-        attrs = [(occ, g) for g, words in lists.items() for occ in words[:limit]]
+        if self.occupations:  # attributes of your own (e.g. the 28 Bias in Bios occupations): no stereotype lists
+            attrs = [(occ, "") for occ in self.occupations[:limit]]
+        else:
+            lists = winobias_occupations(self.source)
+            attrs = [(occ, g) for g, words in lists.items() for occ in words[:limit]]
         if scorer.kind == "clm":
             ctx = [f"{t} is {_article(a)}" for a, _ in attrs for t in self.targets]
             lp = scorer.continuation_log_probs(ctx, [a for a, _ in attrs for _ in self.targets], desc=self.name)

@@ -7,7 +7,7 @@
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-from .gpt_bert import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, GptBertModel
+from .gpt_bert import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, GptBertForSequenceClassification, GptBertModel
 from .ltg_bert import LtgBertConfig, LtgBertForMaskedLM, LtgBertForSequenceClassification, LtgBertModel
 from .tokenizer import train_tokenizer
 
@@ -19,8 +19,10 @@ AutoConfig.register(GptBertConfig.model_type, GptBertConfig, exist_ok=True)
 AutoModel.register(GptBertConfig, GptBertModel, exist_ok=True)
 AutoModelForMaskedLM.register(GptBertConfig, GptBertForMaskedLM, exist_ok=True)
 AutoModelForCausalLM.register(GptBertConfig, GptBertForCausalLM, exist_ok=True)
+AutoModelForSequenceClassification.register(GptBertConfig, GptBertForSequenceClassification, exist_ok=True)
 
 __all__ = [
     "LtgBertConfig", "LtgBertModel", "LtgBertForMaskedLM", "LtgBertForSequenceClassification",
-    "GptBertConfig", "GptBertModel", "GptBertForMaskedLM", "GptBertForCausalLM", "train_tokenizer",
+    "GptBertConfig", "GptBertModel", "GptBertForMaskedLM", "GptBertForCausalLM",
+    "GptBertForSequenceClassification", "train_tokenizer",
 ]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
-from transformers.modeling_outputs import BaseModelOutput, CausalLMOutput, MaskedLMOutput
+from transformers.modeling_outputs import BaseModelOutput, CausalLMOutput, MaskedLMOutput, SequenceClassifierOutput
 
 from ._layers import (GegluFeedForward, MaskedLMHead, RelativeEmbeddings, RelativeSelfAttention, RelativeTransformerConfig,
                       attention_mask_bias, init_ltg_weights, relative_position_indices, set_attention_implementation)
@@ -241,3 +241,43 @@ class GptBertForMaskedLM(_GptBertLM):
             shifted = self.head(hidden[:, :-1])
             logits = torch.cat([shifted.new_zeros(shifted.shape[0], 1, shifted.shape[2]), shifted], dim=1)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class GptBertForSequenceClassification(GptBertPreTrainedModel):
+    """Bidirectional trunk + a new classifier on the first position (as :class:`LtgBertForSequenceClassification`):
+    non-affine LN → Linear → GELU → non-affine LN → dropout → Linear. ``causal=True`` in the config's
+    ``classifier_causal`` reads the last non-padding position of a causal pass instead."""
+
+    def __init__(self, config: GptBertConfig) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.gpt_bert = GptBertModel(config)
+        dropout = config.hidden_dropout_prob if getattr(config, "classifier_dropout", None) is None else config.classifier_dropout
+        self.head = MaskedLMHead(config.hidden_size, config.num_labels, config.layer_norm_eps, dropout)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        from .ltg_bert import classification_loss
+
+        causal = bool(getattr(self.config, "classifier_causal", False))
+        out = self.gpt_bert(input_ids, attention_mask, causal=causal, output_hidden_states=output_hidden_states,
+                            output_attentions=output_attentions)
+        hidden = out.last_hidden_state
+        if causal:
+            last = (attention_mask.sum(1) - 1).clamp(min=0) if attention_mask is not None else torch.full(
+                (hidden.shape[0],), hidden.shape[1] - 1, device=hidden.device)
+            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last.long()]
+        else:
+            pooled = hidden[:, 0]
+        logits = self.head(pooled)
+        loss = None if labels is None else classification_loss(self.config, logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
