@@ -238,15 +238,20 @@ def _print_result(result, out_dir: str) -> None:
     print(f"\nwritten: {out_dir}/results.json, table.csv, effects.csv, summary.txt, comparison.png")
 
 
+def _quiet() -> None:
+    """No progress bars from ``datasets`` and ``transformers`` (``--quiet``)."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from . import experiment
 
     if args.quiet:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+        _quiet()
     if args.collect:
         folder = require_local(args.collect, "sandbox output folder")
         result = experiment.collect(folder, n_resamples=args.n_resamples, primary_metric=args.primary_metric)
@@ -310,11 +315,7 @@ def _debias(args: argparse.Namespace) -> int:
     from . import debias
 
     if args.quiet:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+        _quiet()
     model_source = local_or_hub(args.model, "model folder")
     tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
     out = Path(args.out)
@@ -377,11 +378,7 @@ def _downstream(args: argparse.Namespace) -> int:
     from . import downstream
 
     if args.quiet:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+        _quiet()
     if args.collect:
         folder = require_local(args.collect, "bias-transfer output folder")
         _print_transfer(downstream.collect(folder, primary_metric=args.primary_metric), folder)

@@ -149,7 +149,6 @@ def test_load_classifier_copies_the_trunk_and_seeds_the_new_head(tiny):
     trunk = lm.base_model.state_dict()
     assert all(torch.equal(v, a.base_model.state_dict()[k]) for k, v in trunk.items())
     assert torch.equal(a.classifier.weight, b.classifier.weight) and not torch.equal(a.classifier.weight, c.classifier.weight)
-    r, _ = NoPretraining().source(lm, 0, tok), None
     rand, _ = load_classifier(lm, 3, tokenizer=tok, pretrained=NoPretraining.pretrained, seed=0)
     name = "embeddings.word_embeddings.weight"
     assert not torch.equal(rand.base_model.state_dict()[name], trunk[name])

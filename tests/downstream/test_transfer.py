@@ -166,3 +166,30 @@ def test_cli_downstream_runs_lists_and_collects(bios_model, tmp_path, capsys):
     assert "--train file" in capsys.readouterr().err
     assert main(["downstream", str(tmp_path / "lm"), "--task", "toxicity", "--out", str(tmp_path / "t")]) == 2
     assert "toxicity task needs fine-tuning data" in capsys.readouterr().err
+
+
+def test_grid_from_a_saved_model_with_upstream_debiasing_and_upstream_models(bios_model, tmp_path):
+    from babybias.debias import SentDebias
+    from babybias.downstream import UpstreamDebias, UpstreamModel
+
+    model, tok = bios_model
+    for seed in (0, 1):  # "sandbox" models of an intervened corpus, one per seed (here: the same weights, saved twice)
+        model.save_pretrained(tmp_path / f"cda-{seed}")
+        tok.save_pretrained(tmp_path / f"cda-{seed}")
+    model.save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    corpus = ["he is a doctor .", "she is a nurse .", "the man and the woman talked ."] * 10
+    config = TransferConfig(task="bios", model=str(tmp_path / "base"), out_dir=tmp_path / "g", seeds=(0, 1),
+                            interventions=["baseline", UpstreamDebias(SentDebias(max_pairs=40), corpus=corpus),
+                                           UpstreamModel(str(tmp_path / "cda-{seed}"), "cda")],
+                            finetune=finetune_recipe("tiny", max_steps=3), train=str(shared_data(*BIOS)), n_resamples=49)
+    result = bias_transfer(config, progress=False)
+    assert set(result.values.intervention) == {"baseline", "upstream_sent_debias", "cda"}
+    from babybias.debias.base import projection_of
+    from babybias.downstream import load_finetuned
+
+    clf, _ = load_finetuned(tmp_path / "g" / "cells" / "upstream_sent_debias" / "seed-1" / "finetune" / "final")
+    assert projection_of(clf) is not None
+    # the same weights under another name: the upstream probe agrees with the baseline's
+    up = result.values[result.values.metric == "upstream/kurita"].set_index(["intervention", "seed"]).estimate
+    assert up["cda", 0] == pytest.approx(up["baseline", 0], abs=1e-9)

@@ -137,6 +137,20 @@ def _projection_of_source(source: Any) -> tuple[np.ndarray | None, dict | None]:
     return None, None
 
 
+def _pretrained(path: str, fallback) -> nn.Module:
+    """The saved model as the class its ``config.json`` names (so an MLM checkpoint loads without
+    "unexpected key" reports for its head), else ``fallback`` (``AutoModel``: the trunk)."""
+    from transformers import AutoConfig
+
+    from ..debias.base import _model_class
+
+    try:
+        cls = _model_class(AutoConfig.from_pretrained(path))
+    except ValueError:
+        return fallback.from_pretrained(path)
+    return cls.from_pretrained(path)
+
+
 def load_classifier(source: Any, num_labels: int, *, tokenizer=None, pretrained: bool = True, seed: int = 0,
                     id2label: dict[int, str] | None = None) -> tuple[nn.Module, Any]:
     """``(classifier, tokenizer)`` from a pre-trained model: an ``nn.Module`` (a masked/causal LM or an
@@ -166,7 +180,7 @@ def load_classifier(source: Any, num_labels: int, *, tokenizer=None, pretrained:
     set_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
     if pretrained:
-        trunk = source if isinstance(source, nn.Module) else AutoModel.from_pretrained(str(source))
+        trunk = source if isinstance(source, nn.Module) else _pretrained(str(source), AutoModel)
         state = _trunk_state(trunk)
         missing, unexpected = model.base_model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith("pooler.")]

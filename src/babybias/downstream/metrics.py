@@ -443,7 +443,6 @@ def toxicity_metrics(scores: Sequence[float], labels: Sequence[bool], texts: Seq
         raise ValueError(f"masks must be {s.size} x {len(terms)} (items x terms), got {masks.shape}")
     grid, bins = _threshold_bins(s, num_thresholds)
     aucs = _CrossAucs(s, y, masks)
-    T = len(terms)
 
     def statistic(w):
         thr = grid[_eer_index(w, bins, y, num_thresholds)] if threshold is None else np.full(w.shape[0], threshold)

@@ -208,8 +208,15 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
     test_in = tests["bios"] if config.task.name == "bios" else None
     cell_train, test_out, report = intervention.data(train, test_in, config.task, seed)
     cell_tests = {"bios": test_out} if config.task.name == "bios" else tests
-    source = intervention.source(config.model, seed, config.tokenizer)
-    classifier, tokenizer = load_classifier(source, len(config.task.classes), tokenizer=config.tokenizer,
+    tokenizer = config.tokenizer
+    if tokenizer is None:  # a folder or hub id: its own tokenizer, for every source derived from it
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(config.model))
+    source = intervention.source(config.model, seed, tokenizer)
+    # a folder brings its own tokenizer (an UpstreamModel's may differ from the base model's)
+    classifier, tokenizer = load_classifier(source, len(config.task.classes),
+                                            tokenizer=tokenizer if isinstance(source, nn.Module) else None,
                                             pretrained=intervention.pretrained, seed=seed,
                                             id2label=dict(enumerate(config.task.classes)))
     classifier = intervention.model(classifier, tokenizer, seed)
