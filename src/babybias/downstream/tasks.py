@@ -55,6 +55,7 @@ class BiosTask(DownstreamTask):
         return BIOS_PROFESSIONS
 
     def load(self, train, test, seed, max_train, max_test, test_size):
+        train = None if isinstance(train, str) and train == "hub" else train
         frame = load_bios(train, "train", max_rows=None)
         if test is None and train is None:  # the hub copy has its own test split
             tests = load_bios(None, "test", max_rows=max_test, seed=seed)

@@ -227,6 +227,8 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
     per_group, upstream = upstream_bias(probe, tokenizer, config.task, config.upstream_metric)
     frame = cell_train[["text", "label"]]
     result = finetune(classifier, tokenizer, frame, folder / "finetune", config.finetune, seed=seed, callbacks=callbacks)
+    if _rank() != 0:  # under torchrun every rank fine-tunes; rank 0 alone scores and writes the cell
+        return {}
     probs = {name: predict_proba(result.model, tokenizer, t.text.tolist(), batch_size=config.finetune.eval_batch_size,
                                  max_length=config.finetune.max_length) for name, t in cell_tests.items()}
     summary, table = config.task.score(probs, cell_tests, cell_train, train, n_resamples=config.n_resamples, seed=seed)
@@ -241,6 +243,12 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
     atomic_write_text(record_path, json.dumps(record, indent=1, default=_json_default))
     shutil.rmtree(folder / "finetune" / "checkpoints", ignore_errors=True)  # the final model is kept
     return record
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def _probe_from(classifier: nn.Module, lm: nn.Module) -> nn.Module:
@@ -280,12 +288,12 @@ def bias_transfer(config: TransferConfig | None = None, *, cells: Sequence[int] 
             raise ValueError(f"cell {k} does not exist: the grid has {len(grid)} cells (0-{len(grid) - 1})")
         intervention, seed = grid[k]
         rec = run_cell(config, intervention, seed, train, tests, callbacks)
-        if progress:
+        if progress and rec:
             m = rec["metrics"].get(config.primary_metric, {})
             print(f"[{k + 1}/{len(grid)}] {intervention.name} seed {seed}: {config.primary_metric} "
                   f"{m.get('estimate', float('nan')):.3f} [{m.get('low', float('nan')):.3f}, "
                   f"{m.get('high', float('nan')):.3f}] ({rec['seconds']:.0f} s)", flush=True)
-    if cells is not None:
+    if cells is not None or _rank() != 0:
         return None
     return collect(config.out_dir, primary_metric=config.primary_metric)
 
@@ -427,7 +435,9 @@ def _summary(result: TransferResult) -> list[str]:
                    "not distinguishable from seed noise" if e.n >= 2 else "one seed: an anecdote, no interval")
         lines.append(f"{e.intervention} − baseline on {e.metric}: {e.estimate:+.3f} [{e.low:+.3f}, {e.high:+.3f}] "
                      f"(95% t interval over {e.n} seeds, p = {e.p_value:.3g}): {verdict}")
-    other = result.effects[~result.effects.primary & result.effects.distinguishable] if not result.effects.empty else []
+    bookkeeping = ("noise_floor", "n_terms", "/threshold")  # not findings: the floors and counts move with the data
+    other = result.effects[~result.effects.primary & result.effects.distinguishable
+                           & ~result.effects.metric.str.contains("|".join(bookkeeping))] if not result.effects.empty else []
     if len(other):
         lines.append("secondary metrics (exploratory, no multiplicity correction) with seed intervals excluding 0: "
                      + ", ".join(f"{e.intervention}:{e.metric}" for _, e in other.iterrows()))
