@@ -237,3 +237,23 @@ def test_self_debiased_folder_is_refused_for_fine_tuning(tmp_path):
 
     with pytest.raises(ValueError, match="Self-Debias changes decoding"):
         _projection_of_source(str(tmp_path))
+
+
+def test_roberta_classifier_gets_the_trunk_and_the_projection_at_its_head(tmp_path):
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    from babybias.debias.base import attach_projection, projection_of, save_debiased
+
+    tok = tiny_tokenizer("bpe")
+    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=80, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    lm = RobertaForMaskedLM(cfg)
+    p = np.eye(32) - np.outer(np.ones(32), np.ones(32)) / 32  # removes the all-ones direction
+    save_debiased(attach_projection(lm, p), tmp_path / "debiased", tok)
+    clf, _ = load_classifier(str(tmp_path / "debiased"), 2, seed=0)
+    assert type(clf).__name__ == "RobertaForSequenceClassification" and classifier_input(clf) == "classifier"
+    assert torch.equal(clf.roberta.embeddings.word_embeddings.weight, lm.roberta.embeddings.word_embeddings.weight)
+    assert np.allclose(projection_of(clf), p, atol=1e-6)
+    probs = predict_proba(clf, tok, ["he is kind", "she is rude"])
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1)
