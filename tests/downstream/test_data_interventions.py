@@ -257,3 +257,21 @@ def test_roberta_classifier_gets_the_trunk_and_the_projection_at_its_head(tmp_pa
     assert np.allclose(projection_of(clf), p, atol=1e-6)
     probs = predict_proba(clf, tok, ["he is kind", "she is rude"])
     assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1)
+
+
+def test_gpt_bert_classifier_reads_position_0_or_the_last_token_of_a_causal_pass():
+    from babybias.models import GptBertConfig, GptBertForSequenceClassification
+
+    cfg = GptBertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                        num_labels=3, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    model = GptBertForSequenceClassification(cfg).eval()
+    ids = torch.tensor([[1, 5, 6, 7], [1, 8, 9, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    with torch.no_grad():
+        bidirectional = model.gpt_bert(ids, mask, causal=False).last_hidden_state
+        assert torch.allclose(model(ids, mask).logits, model.head(bidirectional[:, 0]), atol=1e-6)
+        model.config.classifier_causal = True
+        causal = model.gpt_bert(ids, mask, causal=True).last_hidden_state
+        expected = model.head(torch.stack([causal[0, 3], causal[1, 2]]))
+        assert torch.allclose(model(ids, mask).logits, expected, atol=1e-6)

@@ -244,9 +244,10 @@ class GptBertForMaskedLM(_GptBertLM):
 
 
 class GptBertForSequenceClassification(GptBertPreTrainedModel):
-    """Bidirectional trunk + a new classifier on the first position (as :class:`LtgBertForSequenceClassification`):
-    non-affine LN → Linear → GELU → non-affine LN → dropout → Linear. ``causal=True`` in the config's
-    ``classifier_causal`` reads the last non-padding position of a causal pass instead."""
+    """Bidirectional trunk + a new classifier on the first position, as the released GPT-BERT's own
+    ``GptBertForSequenceClassification`` (``sequence_output[:, 0]``) and :class:`LtgBertForSequenceClassification`:
+    non-affine LN → Linear → GELU → non-affine LN → dropout → Linear. ``classifier_causal=True`` in the
+    config reads the last non-padding position of a causal pass instead."""
 
     def __init__(self, config: GptBertConfig) -> None:
         super().__init__(config)
