@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--max-test", type=int, default=4000, help="templated toxicity sentences scored (of 76,564)")
     parser.add_argument("--n-resamples", type=int, default=999, help="bootstrap resamples over test items")
     parser.add_argument("--max-steps", type=int, help="cap the fine-tuning steps of every cell (quick checks)")
+    parser.add_argument("--toxicity-upstream-metric", default="crows_pairs/overall",
+                        help="the toxicity grid's upstream probe (a babybias.evaluate score; default crows_pairs/overall)")
     parser.add_argument("--out", default="bias_transfer_example")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -115,7 +117,8 @@ def main() -> None:
                 raise SystemExit(f"--bios {args.bios} does not exist: pass your copy of Bias in Bios, or 'hub'")
             options = dict(train=None if args.bios == "hub" else args.bios, finetune=finetune_recipe("tiny", **cap))
         else:  # 1,119 comments x 3 epochs: about as many steps as the bios run
-            options = dict(train="wikipedia-sample", max_test=args.max_test, finetune=finetune_recipe("tiny", epochs=3.0, **cap))
+            options = dict(train="wikipedia-sample", max_test=args.max_test, upstream_metric=args.toxicity_upstream_metric,
+                           finetune=finetune_recipe("tiny", epochs=3.0, **cap))
         config = TransferConfig(task=task, model=model, out_dir=Path(args.out) / task, seeds=args.seeds,
                                 interventions=intervention_list(args.interventions), n_resamples=args.n_resamples,
                                 **options)
@@ -126,7 +129,7 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         secondary = {"bios": ["accuracy", "gap_share_pearson", "upstream/kurita"],
                      "toxicity": ["madlibs/fped_noise_floor", "madlibs/fned", "madlibs/auc", "wikipedia/auc",
-                                  "wikipedia/fped", "upstream/crows_pairs/overall"]}[task]
+                                  "wikipedia/fped", f"upstream/{args.toxicity_upstream_metric}"]}[task]
         with pd.option_context("display.width", 220, "display.max_columns", 20, "display.max_colwidth", 40):
             log(f"\nmeans over seeds, 95 % t interval over seeds (n = seeds):")
             log(result.pretty_table([result.primary_metric] + secondary).to_string())

@@ -193,3 +193,7 @@ def test_grid_from_a_saved_model_with_upstream_debiasing_and_upstream_models(bio
     # the same weights under another name: the upstream probe agrees with the baseline's
     up = result.values[result.values.metric == "upstream/kurita"].set_index(["intervention", "seed"]).estimate
     assert up["cda", 0] == pytest.approx(up["baseline", 0], abs=1e-9)
+    # a folder's probe is computed once per grid for the interventions that leave the model as it is
+    # (baseline: both seeds share one; cda-0 and cda-1 are two folders); the fitted debiaser's is not cached
+    assert len(list((tmp_path / "g" / "upstream").glob("*.json"))) == 3
+    assert up["baseline", 0] == up["baseline", 1]

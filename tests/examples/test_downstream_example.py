@@ -19,7 +19,8 @@ def test_downstream_example_runs_at_tiny_settings(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="", MPLBACKEND="Agg")
     cmd = [sys.executable, str(EXAMPLE), "--bios", str(bios), "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
            "--pretrain-steps", "5", "--seeds", "2", "--interventions", "baseline", "scrub", "--max-steps", "5",
-           "--max-test", "300", "--n-resamples", "49"]
+           "--max-test", "300", "--n-resamples", "49",
+           "--toxicity-upstream-metric", "gender_log_odds/templates/mean_log_odds"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "means over seeds, 95 % t interval over seeds" in done.stdout

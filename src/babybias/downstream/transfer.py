@@ -220,11 +220,7 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
                                             pretrained=intervention.pretrained, seed=seed,
                                             id2label=dict(enumerate(config.task.classes)))
     classifier = intervention.model(classifier, tokenizer, seed)
-    # the upstream probe reads the model the classifier starts from: its trunk in a masked LM
-    probe = _masked_lm(source, tokenizer)
-    if not intervention.pretrained or type(intervention).model is not DownstreamIntervention.model:
-        probe = _probe_from(classifier, probe)
-    per_group, upstream = upstream_bias(probe, tokenizer, config.task, config.upstream_metric)
+    per_group, upstream = _probe(config, intervention, source, classifier, tokenizer)
     frame = cell_train[["text", "label"]]
     result = finetune(classifier, tokenizer, frame, folder / "finetune", config.finetune, seed=seed, callbacks=callbacks)
     if _rank() != 0:  # under torchrun every rank fine-tunes; rank 0 alone scores and writes the cell
@@ -243,6 +239,30 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
     atomic_write_text(record_path, json.dumps(record, indent=1, default=_json_default))
     shutil.rmtree(folder / "finetune" / "checkpoints", ignore_errors=True)  # the final model is kept
     return record
+
+
+def _probe(config: TransferConfig, intervention: DownstreamIntervention, source: Any, classifier: nn.Module,
+           tokenizer) -> tuple[dict[str, float], float]:
+    """The upstream bias of the model the classifier starts from (its trunk in a masked LM). A data-only
+    intervention starts from the source unchanged, so a source folder's probe is computed once per grid
+    and kept in ``upstream/<hash>.json``."""
+    changes_model = not intervention.pretrained or type(intervention).model is not DownstreamIntervention.model
+    cache = None
+    if not changes_model and not isinstance(source, nn.Module):
+        key = hashlib.sha256(json.dumps([str(source), config.upstream_metric]).encode()).hexdigest()[:16]
+        cache = config.out_dir / "upstream" / f"{key}.json"
+        if cache.exists():
+            record = json.loads(cache.read_text())
+            return record["per_group"], record["value"]
+    probe = _masked_lm(source, tokenizer)
+    if changes_model:
+        probe = _probe_from(classifier, probe)
+    per_group, value = upstream_bias(probe, tokenizer, config.task, config.upstream_metric)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps({"source": str(source), "metric": config.upstream_metric,
+                                             "per_group": per_group, "value": value}, indent=1))
+    return per_group, value
 
 
 def _rank() -> int:
