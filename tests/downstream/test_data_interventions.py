@@ -99,15 +99,15 @@ def _bios_frame():
 def test_rebalance_bios_equalises_gender_within_occupations():
     task = get_task("bios")
     train = _bios_frame()
-    over, _, report = Rebalance().data(train, train, task, seed=0)
+    over, _, report = Rebalance().data(train, {}, task, seed=0)
     counts = over.groupby(["profession", "gender"]).size()
     assert counts["nurse"]["female"] == counts["nurse"]["male"] == 6
     assert counts["surgeon"]["female"] == counts["surgeon"]["male"] == 5
     assert counts["dj"]["male"] == 3 and report["one_gender_only"] == ["dj"]
-    under, _, _ = Rebalance(mode="undersample").data(train, train, task, seed=0)
+    under, _, _ = Rebalance(mode="undersample").data(train, {}, task, seed=0)
     counts = under.groupby(["profession", "gender"]).size()
     assert counts["nurse"]["female"] == counts["nurse"]["male"] == 2
-    again, _, _ = Rebalance().data(train, train, task, seed=0)
+    again, _, _ = Rebalance().data(train, {}, task, seed=0)
     assert again.equals(over)  # seeded
     with pytest.raises(ValueError, match="oversample"):
         Rebalance(mode="sideways")
@@ -118,7 +118,7 @@ def test_rebalance_toxicity_brings_each_term_down_to_the_overall_toxic_share():
     texts = ["gay people are bad"] * 4 + ["gay people are fine"] * 1 + ["people are fine"] * 15
     labels = [1] * 4 + [0] * 16
     train = pd.DataFrame({"text": texts, "label": labels})
-    out, _, report = Rebalance().data(train, train, task, seed=0)
+    out, _, report = Rebalance().data(train, {}, task, seed=0)
     overall = 4 / 20
     gay = out.text.str.contains("gay")
     assert out.label[gay].mean() <= overall + 1e-12
@@ -127,12 +127,12 @@ def test_rebalance_toxicity_brings_each_term_down_to_the_overall_toxic_share():
 
 def test_scrub_intervention_scrubs_bios_train_and_test_but_only_toxicity_train():
     bios = _bios_frame()
-    tr, te, rep = Scrub().data(bios, bios, get_task("bios"), 0)
-    assert not tr.text.str.contains(r"\bshe\b").any() and not te.text.str.contains(r"\bhe\b").any()
-    assert rep["replaced_train"] == 2 * len(bios)
+    tr, te, rep = Scrub().data(bios, {"bios": bios}, get_task("bios"), 0)
+    assert not tr.text.str.contains(r"\bshe\b").any() and not te["bios"].text.str.contains(r"\bhe\b").any()
+    assert rep["replaced_train"] == rep["replaced_test"] == 2 * len(bios)
     tox = pd.DataFrame({"text": ["the gay man", "a kind woman"], "label": [0, 0]})
-    tr, te, rep = Scrub().data(tox, tox, get_task("toxicity"), 0)
-    assert tr.text.tolist() == ["the _ man", "a kind woman"] and te.text.tolist() == tox.text.tolist()
+    tr, te, rep = Scrub().data(tox, {"madlibs": tox}, get_task("toxicity"), 0)
+    assert tr.text.tolist() == ["the _ man", "a kind woman"] and te["madlibs"].text.tolist() == tox.text.tolist()
 
 
 @pytest.fixture(scope="module")

@@ -122,12 +122,13 @@ def _trunk_state(pretrained: nn.Module) -> dict[str, torch.Tensor]:
 
 def _projection_of_source(source: Any) -> tuple[np.ndarray | None, dict | None]:
     from ..debias.base import INFO_FILE, PROJECTION_FILE, projection_of, _ATTR
+    from ..debias.self_debias import INFO_FILE as SELF_DEBIAS_FILE
 
     if isinstance(source, nn.Module):
         p = projection_of(source)
         return (p, {"steps": getattr(source, _ATTR)["info"]}) if p is not None else (None, None)
     path = Path(str(source))
-    if (path / "self_debias.json").exists():
+    if (path / SELF_DEBIAS_FILE).exists():
         raise ValueError(f"{path} is a Self-Debiased LM: Self-Debias changes decoding, not the representations a "
                          "classifier is fine-tuned from; use Sent-Debias, INLP or an intra-model method upstream")
     if (path / INFO_FILE).exists():
@@ -298,17 +299,11 @@ def predict_proba(model: nn.Module, tokenizer, texts: Sequence[str], *, batch_si
     model.eval()
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(e) for e in enc], kind="stable")
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float64)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        longest = max(len(enc[i]) for i in idx)
-        ids = torch.full((len(idx), longest), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), longest), dtype=torch.long)
-        for r, i in enumerate(idx):
-            ids[r, :len(enc[i])] = torch.tensor(enc[i])
-            mask[r, :len(enc[i])] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        batch = tokenizer.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt")
+        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
         out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
     model.train(was_training)
     return out

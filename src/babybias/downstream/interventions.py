@@ -9,8 +9,8 @@ weights), :class:`UpstreamModel` (another pre-trained model: a sandbox model tra
 intervened corpus, a continued-pre-training run) and :class:`UpstreamDebias` (a
 ``babybias.debias`` projection method fitted on the pre-trained model). :class:`Baseline` changes nothing.
 
-Every intervention has ``name``; ``data(train, test, task, seed) -> (train, test, report)`` changes
-the data, ``source(base, seed, tokenizer)`` says which pre-trained model to start from, ``pretrained`` whether
+Every intervention has ``name``; ``data(train, tests, task, seed) -> (train, tests, report)`` changes
+the data (``tests`` maps test-set names to frames), ``source(base, seed, tokenizer)`` says which pre-trained model to start from, ``pretrained`` whether
 to copy its weights, and ``model(classifier, tokenizer, seed)`` changes the classifier before
 fine-tuning. Reports are plain dicts saying what changed.
 """
@@ -68,8 +68,9 @@ class DownstreamIntervention:
     name = "baseline"
     pretrained = True
 
-    def data(self, train: pd.DataFrame, test: pd.DataFrame, task, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-        return train, test, {}
+    def data(self, train: pd.DataFrame, tests: dict[str, pd.DataFrame], task,
+             seed: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict]:
+        return train, tests, {}
 
     def source(self, base: Any, seed: int, tokenizer=None) -> Any:
         return base
@@ -101,7 +102,7 @@ class Scrub(DownstreamIntervention):
     replacement: str = "_"
     name = "scrub"
 
-    def data(self, train, test, task, seed):
+    def data(self, train, tests, task, seed):
         if task.name == "bios":
             def one(frame):
                 texts, count = [], 0
@@ -113,16 +114,17 @@ class Scrub(DownstreamIntervention):
                 return frame.assign(text=texts), count
 
             train, a = one(train)
-            test, b = one(test)
-            return train, test, {"replaced_train": a, "replaced_test": b,
-                                 "names_from": "name column" if "name" in train.columns else "none (no name column)"}
+            scrubbed = {name: one(frame) for name, frame in tests.items()}
+            return train, {name: f for name, (f, _) in scrubbed.items()}, {
+                "replaced_train": a, "replaced_test": sum(k for _, k in scrubbed.values()),
+                "names_from": "name column" if "name" in train.columns else "none (no name column)"}
         terms = list(task.terms)
         texts, count = [], 0
         for t in train["text"]:
             s, k = scrub_terms(t, terms, self.replacement)
             texts.append(s)
             count += k
-        return train.assign(text=texts), test, {"replaced_train": count, "terms": len(terms)}
+        return train.assign(text=texts), tests, {"replaced_train": count, "terms": len(terms)}
 
 
 @dataclass
@@ -140,7 +142,7 @@ class Rebalance(DownstreamIntervention):
         if self.mode not in ("oversample", "undersample"):
             raise ValueError(f"Rebalance.mode must be 'oversample' or 'undersample', got {self.mode!r}")
 
-    def data(self, train, test, task, seed):
+    def data(self, train, tests, task, seed):
         rng = np.random.default_rng(seed)
         if task.name == "bios":
             parts, skipped = [], []
@@ -157,7 +159,7 @@ class Rebalance(DownstreamIntervention):
                 else:
                     parts += [small, large.iloc[np.sort(rng.choice(len(large), len(small), replace=False))]]
             out = pd.concat(parts).reset_index(drop=True)
-            return out, test, {"rows_before": len(train), "rows_after": len(out), "one_gender_only": skipped}
+            return out, tests, {"rows_before": len(train), "rows_after": len(out), "one_gender_only": skipped}
         from .metrics import term_masks
 
         out = train.reset_index(drop=True)
@@ -175,7 +177,7 @@ class Rebalance(DownstreamIntervention):
             k = int(np.ceil(toxic / overall - n))
             out = pd.concat([out, pool.iloc[rng.integers(0, len(pool), k)]]).reset_index(drop=True)
             added[term] = k
-        return out, test, {"rows_before": len(train), "rows_after": len(out), "added": added,
+        return out, tests, {"rows_before": len(train), "rows_after": len(out), "added": added,
                            "no_nontoxic_text": unreachable, "toxic_share": overall}
 
 

@@ -309,11 +309,17 @@ def term_rates(scores: Sequence[float], labels: Sequence[bool], masks: np.ndarra
                          "fpr_diff": r["fpr_t"][0] - r["fpr"][0], "fnr_diff": r["fnr_t"][0] - r["fnr"][0]})
 
 
+def _equality_differences(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """FPED and FNED of every row of :func:`_rates`, over the terms where each rate is defined."""
+    return (np.nansum(np.abs(r["fpr"][:, None] - r["fpr_t"]), axis=1),
+            np.nansum(np.abs(r["fnr"][:, None] - r["fnr_t"]), axis=1))
+
+
 def fped_fned(scores: Sequence[float], labels: Sequence[bool], masks: np.ndarray, threshold: float) -> tuple[float, float]:
     """``(Σ_t |FPR − FPR_t|, Σ_t |FNR − FNR_t|)`` at ``threshold``, over the terms where each rate is defined."""
     s, y = _scores_labels(scores, labels)
-    r = _rates(np.ones((1, s.size)), s >= threshold, y, np.asarray(masks, dtype=bool))
-    return (float(np.nansum(np.abs(r["fpr"][0] - r["fpr_t"][0]))), float(np.nansum(np.abs(r["fnr"][0] - r["fnr_t"][0]))))
+    fped, fned = _equality_differences(_rates(np.ones((1, s.size)), s >= threshold, y, np.asarray(masks, dtype=bool)))
+    return float(fped[0]), float(fned[0])
 
 
 class _Sorted:
@@ -347,18 +353,7 @@ def weighted_auc(scores: Sequence[float], labels: Sequence[bool], weights: Seque
     of (positive, negative) pairs ordered correctly, ties counting half. NaN without both classes."""
     s, y = _scores_labels(scores, labels)
     w = np.ones((1, s.size)) if weights is None else np.asarray(weights, dtype=float)[None, :]
-    return float(_auc(w, s, np.flatnonzero(y), np.flatnonzero(~y))[0])
-
-
-def _auc(w: np.ndarray, s: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    if pos.size == 0 or neg.size == 0:
-        return np.full(w.shape[0], np.nan)
-    ref = _Sorted(s, neg)
-    wt = np.ascontiguousarray(w.T)
-    below, equal = _Sorted.below_equal(ref.cumulative(wt), ref.positions(pos))
-    wp = wt[pos]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (wp * (below + 0.5 * equal)).sum(axis=0) / (wp.sum(axis=0) * wt[neg].sum(axis=0))
+    return float(_CrossAucs(s, y, np.zeros((s.size, 0), dtype=bool))(w)[0][0])
 
 
 class _CrossAucs:
@@ -367,7 +362,9 @@ class _CrossAucs:
 
     def __init__(self, s: np.ndarray, y: np.ndarray, masks: np.ndarray) -> None:
         self.T = masks.shape[1]
-        self.all_pos, self.all_neg = _Sorted(s, np.flatnonzero(y)), _Sorted(s, np.flatnonzero(~y))
+        self.pos, self.neg = np.flatnonzero(y), np.flatnonzero(~y)
+        self.all_pos, self.all_neg = _Sorted(s, self.pos), _Sorted(s, self.neg)
+        self.pos_in_all_neg = self.all_neg.positions(self.pos) if self.pos.size else None
         self.parts = []
         for j in range(self.T):
             tp, tn = np.flatnonzero(masks[:, j] & y), np.flatnonzero(masks[:, j] & ~y)
@@ -381,12 +378,17 @@ class _CrossAucs:
                 "tn_in_all_pos": self.all_pos.positions(tn) if tn.size else None,
                 "tp_in_all_neg": self.all_neg.positions(tp) if tp.size else None})
 
-    def __call__(self, w: np.ndarray) -> np.ndarray:
-        """B × T × 3 (subgroup, BPSN, BNSP)."""
+    def __call__(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The overall AUC (B) and the per-term AUCs, B × T × 3 (subgroup, BPSN, BNSP)."""
         out = np.full((w.shape[0], self.T, 3), np.nan)
+        overall = np.full(w.shape[0], np.nan)
         wt = np.ascontiguousarray(w.T)  # item-major: gathers of items are contiguous rows
         c_pos, c_neg = self.all_pos.cumulative(wt), self.all_neg.cumulative(wt)
         with np.errstate(invalid="ignore", divide="ignore"):
+            if self.pos.size and self.neg.size:
+                below, equal = _Sorted.below_equal(c_neg, self.pos_in_all_neg)
+                wp = wt[self.pos]
+                overall = (wp * (below + 0.5 * equal)).sum(0) / (wp.sum(0) * c_neg[-1])
             for j, p in enumerate(self.parts):
                 tp, tn, bp, bn = p["tp"], p["tn"], p["bp"], p["bn"]
                 if not (tp.size or tn.size):
@@ -410,7 +412,7 @@ class _CrossAucs:
                         b_t, e_t = _Sorted.below_equal(c_tn, p["tp_in_tn"])
                         below, equal = below - b_t, equal - e_t
                     out[:, j, 2] = (wtp * (below + 0.5 * equal)).sum(0) / (wtp.sum(0) * wt[bn].sum(0))
-        return out
+        return overall, out
 
 
 def auc_table(scores: Sequence[float], labels: Sequence[bool], masks: np.ndarray,
@@ -418,7 +420,7 @@ def auc_table(scores: Sequence[float], labels: Sequence[bool], masks: np.ndarray
     """One row per term: subgroup AUC, BPSN AUC and BNSP AUC (NaN where a needed class is empty)."""
     s, y = _scores_labels(scores, labels)
     masks = np.asarray(masks, dtype=bool)
-    a = _CrossAucs(s, y, masks)(np.ones((1, s.size)))[0]
+    a = _CrossAucs(s, y, masks)(np.ones((1, s.size)))[1][0]
     terms = list(terms) if terms is not None else [f"term_{j}" for j in range(masks.shape[1])]
     return pd.DataFrame({"term": terms, "subgroup_auc": a[:, 0], "bpsn_auc": a[:, 1], "bnsp_auc": a[:, 2]})
 
@@ -448,12 +450,10 @@ def toxicity_metrics(scores: Sequence[float], labels: Sequence[bool], texts: Seq
         thr = grid[_eer_index(w, bins, y, num_thresholds)] if threshold is None else np.full(w.shape[0], threshold)
         pred_rows = s[None, :] >= thr[:, None]
         r = _rates(w, pred_rows, y, masks)
-        fpr, fnr, fpr_t, fnr_t = r["fpr"], r["fnr"], r["fpr_t"], r["fnr_t"]
-        fped = np.nansum(np.abs(fpr[:, None] - fpr_t), axis=1)
-        fned = np.nansum(np.abs(fnr[:, None] - fnr_t), axis=1)
-        auc = _auc(w, s, np.flatnonzero(y), np.flatnonzero(~y))
-        a = aucs(w)
-        return np.column_stack([auc, thr, fpr, fnr, fped, fned, fpr_t, fnr_t, a[:, :, 0], a[:, :, 1], a[:, :, 2]])
+        fped, fned = _equality_differences(r)
+        auc, a = aucs(w)
+        return np.column_stack([auc, thr, r["fpr"], r["fnr"], fped, fned, r["fpr_t"], r["fnr_t"],
+                                a[:, :, 0], a[:, :, 1], a[:, :, 2]])
 
     per = ["fpr", "fnr", "subgroup_auc", "bpsn_auc", "bnsp_auc"]
     names = ["auc", "threshold", "fpr", "fnr", "fped", "fned"] + [f"{m}/{t}" for m in per for t in terms]

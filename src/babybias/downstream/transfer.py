@@ -205,9 +205,7 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
         return json.loads(record_path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    test_in = tests["bios"] if config.task.name == "bios" else None
-    cell_train, test_out, report = intervention.data(train, test_in, config.task, seed)
-    cell_tests = {"bios": test_out} if config.task.name == "bios" else tests
+    cell_train, cell_tests, report = intervention.data(train, dict(tests), config.task, seed)
     tokenizer = config.tokenizer
     if tokenizer is None:  # a folder or hub id: its own tokenizer, for every source derived from it
         from transformers import AutoTokenizer
