@@ -4,13 +4,9 @@
     python benchmarks/bench_models.py --device cuda --config ltg-bert-base --bf16 --compile --steps 30
 
 Prints tokens/second of one masked-LM training step (15% of positions labelled, loss.backward(),
-no optimizer) for each attention implementation, and on CUDA the model FLOPs utilisation:
-
-    FLOPs/token = 6·N_body + 12·L·D·T + 6·D·V·p_mask      (MFU = FLOPs/token · tokens/s / peak)
-
-N_body = parameters outside the word embedding, L layers, D width, T sequence length, V vocab,
-p_mask = labelled fraction (the head runs only at labelled positions). The relative-position
-terms (two products against a 63-row table per layer) are not counted.
+no optimizer) for each attention implementation, and on CUDA the model FLOPs utilisation with the
+project's one formula (:mod:`babybias.models.flops`: matrix products, attention and the relative-position
+terms) against the H200's measured bf16 peak of 790 TFLOP/s.
 """
 
 from __future__ import annotations
@@ -21,7 +17,8 @@ import time
 
 import torch
 
-from babybias.models import GptBertConfig, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM
+from babybias.models import (H200_BF16_PEAK_TFLOPS, GptBertConfig, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM,
+                             mfu, training_flops_per_token)
 
 TINY = dict(vocab_size=2000, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
 
@@ -32,12 +29,6 @@ def build(name: str):
     if name.startswith("ltg-bert"):
         return LtgBertForMaskedLM(LtgBertConfig.named(name))
     return GptBertForMaskedLM(GptBertConfig.named(name))
-
-
-def flops_per_token(model, length: int, mask_rate: float) -> float:
-    c = model.config
-    body = sum(p.numel() for p in model.parameters()) - c.vocab_size * c.hidden_size
-    return 6 * body + 12 * c.num_hidden_layers * c.hidden_size * length + 6 * c.hidden_size * c.vocab_size * mask_rate
 
 
 def measure(model, impl: str, args) -> float:
@@ -79,7 +70,8 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--impl", action="append", choices=["eager", "sdpa"], help="default: both")
-    parser.add_argument("--peak-tflops", type=float, default=989.0, help="accelerator peak for MFU (H100 SXM bf16 dense: 989)")
+    parser.add_argument("--peak-tflops", type=float, default=H200_BF16_PEAK_TFLOPS,
+                        help="accelerator peak for MFU (default: the H200's measured bf16 rate, 790)")
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"machine: {platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}"
@@ -93,8 +85,8 @@ def main() -> None:
         if len(rates) == 2:
             line += f"  fast/eager {rates['sdpa'] / rates['eager']:.2f}x"
         if args.device.startswith("cuda"):
-            f = flops_per_token(model, args.length, args.mask_rate)
-            line += "  MFU " + " ".join(f"{k} {100 * f * v / (args.peak_tflops * 1e12):.1f}%" for k, v in rates.items())
+            f = training_flops_per_token(model.config, args.length, args.mask_rate)
+            line += "  MFU " + " ".join(f"{k} {100 * mfu(f, v, args.peak_tflops):.1f}%" for k, v in rates.items())
         print(line, flush=True)
 
 

@@ -4,9 +4,9 @@
     python benchmarks/bench_train.py --recipe ltg_bert_100m --steps 40 --compile   # on a GPU (bf16 autocast)
 
 Prints tokens/second (median of the logged intervals after the first) and, on CUDA, the model
-FLOPs utilisation (FLOPs/token = 6·N_body + 12·L·D·T + 6·D·V·p_mask, as benchmarks/bench_models.py)
-and the projected GPU-hours of ``ltg_baseline_100m`` (20 epochs over 100M words, ``--tokens-per-word``
-tokens a word).
+FLOPs utilisation (:mod:`babybias.models.flops`, the project's one formula, against ``--peak-tflops``,
+default the H200's measured 790) and the projected GPU-hours of ``ltg_baseline_100m`` (20 epochs over
+100M words, ``--tokens-per-word`` tokens a word) at that MFU (:func:`babybias.train.projected_gpu_hours`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import torch
 
 from babybias.experiment import shipped_corpus
 from babybias.models import train_tokenizer
-from babybias.train import get_recipe, train
+from babybias.models import H200_BF16_PEAK_TFLOPS, mfu, training_flops_per_token
+from babybias.train import get_recipe, projected_gpu_hours, recipe_model_config, train
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--vocab-size", type=int, default=3000)
-    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    parser.add_argument("--peak-tflops", type=float, default=H200_BF16_PEAK_TFLOPS)
     parser.add_argument("--tokens-per-word", type=float, default=1.3)
     args = parser.parse_args()
     corpus = shipped_corpus()
@@ -46,13 +47,13 @@ def main() -> None:
     print(f"{args.recipe}: {params / 1e6:.1f}M params, {device}, compile={args.compile}, {args.steps} steps, "
           f"batch {config.batch_size} x {config.seq_length}: {rate:,.0f} tokens/s (final loss {result.final_loss:.3f})")
     if device == "cuda":
-        c = result.model.config
-        body = params - c.vocab_size * c.hidden_size
-        flops = 6 * body + 12 * c.num_hidden_layers * c.hidden_size * config.seq_length + 6 * c.hidden_size * c.vocab_size * 0.15
-        print(f"MFU {100 * flops * rate / (args.peak_tflops * 1e12):.1f}% of {args.peak_tflops} TFLOP/s")
-        tokens = 20 * 100e6 * args.tokens_per_word
-        print(f"projected ltg_baseline_100m (20 epochs, {tokens / 1e9:.1f}B tokens): {tokens / rate / 3600:.2f} GPU-hours")
-
+        flops = training_flops_per_token(recipe_model_config(config, len(tokenizer)), config.seq_length, config.head_fraction())
+        utilisation = mfu(flops, rate, args.peak_tflops)
+        print(f"MFU {100 * utilisation:.1f}% of {args.peak_tflops} TFLOP/s")
+        hours = projected_gpu_hours(get_recipe("ltg_baseline_100m"), 16384, utilisation,
+                                    corpus_tokens=int(100e6 * args.tokens_per_word), peak_tflops=args.peak_tflops)
+        print(f"projected ltg_baseline_100m (20 epochs, {100e6 * args.tokens_per_word * 20 / 1e9:.1f}B tokens): "
+              f"{hours:.2f} GPU-hours at this MFU")
 
 if __name__ == "__main__":
     main()

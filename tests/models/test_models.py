@@ -11,7 +11,8 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 
 from babybias.models import (GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, LtgBertConfig, LtgBertForMaskedLM,
                              LtgBertForSequenceClassification, LtgBertModel)
-from babybias.models._layers import log_bucket_position, relative_position_indices
+from babybias.models._layers import (log_bucket_position, offset_rows, relative_position_bias, relative_position_indices,
+                                     relative_shift)
 from babybias.models.convert import convert_state_dict, from_reference
 
 TINY = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=40)
@@ -169,6 +170,46 @@ def test_torch_compile_traces_the_fast_path():
     compiled = torch.compile(model, backend="aot_eager", fullgraph=False)
     with torch.no_grad():
         torch.testing.assert_close(compiled(ids).logits, model(ids).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_relative_shift_puts_each_offset_in_place():
+    t, w = 5, 10
+    full = torch.arange(2 * t * w, dtype=torch.float64).view(2, t, w)
+    out = relative_shift(full)
+    expected = torch.stack([torch.tensor([[full[b, i, j - i + t - 1] for j in range(t)] for i in range(t)]) for b in range(2)])
+    assert torch.equal(out, expected)
+
+
+def test_offset_rows_list_the_bucket_row_of_every_offset():
+    t = 70  # beyond the exact region: log buckets
+    idx = relative_position_indices(t, 32, 512)
+    rows, flipped = offset_rows(idx)
+    assert len(rows) == len(flipped) == 2 * t
+    for c in range(2 * t - 1):
+        q_minus_k = t - 1 - c
+        q, k = (q_minus_k, 0) if q_minus_k >= 0 else (0, -q_minus_k)
+        assert rows[c] == idx[q, k]
+        q, k = (-q_minus_k, 0) if q_minus_k <= 0 else (0, q_minus_k)
+        assert flipped[c] == idx[q, k]
+
+
+def test_shifted_position_bias_equals_the_gathered_one_with_gradients():
+    """The GPU form of the position terms (products with every offset's row, shifted into place) equals
+    the gathered one, values and gradients, in float64."""
+    torch.manual_seed(0)
+    b, h, t, d, r = 2, 3, 45, 8, 63
+    inputs = [torch.randn(b, h, t, d, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    inputs += [torch.randn(r, h, d, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    idx = relative_position_indices(t, 32, 512)
+    weight = torch.randn(b, h, t, t, dtype=torch.float64)
+    results = []
+    for shift in (False, True):
+        bias = relative_position_bias(*inputs, idx, shift=shift)
+        grads = torch.autograd.grad((bias * weight).sum(), inputs)
+        results.append((bias.detach(), grads))
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=1e-12, atol=1e-12)
+    for a, e in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-12)
 
 
 def test_labels_select_positions_and_give_a_loss():

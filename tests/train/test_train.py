@@ -349,3 +349,73 @@ def test_resume_with_an_evaluation_callback_records_each_step_once(corpus, bpe, 
         assert torch.equal(a, b), n
     train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], progress=False)  # finished: no-op
     assert [r["step"] for r in read_metrics(metrics)] == [2, 4, 6, 8, 10]
+
+
+def test_lamb_equals_the_per_tensor_maths_over_several_steps():
+    """The foreach LAMB is the per-tensor LAMB: moments, bias correction, decoupled decay, trust ratio."""
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.zeros(2))]
+    reference = [p.detach().clone() for p in params]
+    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in reference]
+    opt = Lamb([{"params": params[:2], "weight_decay": 0.1}, {"params": params[2:], "weight_decay": 0.0}],
+               lr=0.05, betas=(0.9, 0.98), eps=1e-6)
+    for step in range(1, 4):
+        grads = [torch.randn_like(p) for p in params]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        opt.step()
+        for i, (w, g) in enumerate(zip(reference, grads)):
+            m, v = state[i]
+            m.mul_(0.9).add_(g, alpha=0.1)
+            v.mul_(0.98).addcmul_(g, g, value=0.02)
+            update = (m / (1 - 0.9**step)) / ((v / (1 - 0.98**step)).sqrt() + 1e-6)
+            if i < 2:
+                update = update + 0.1 * w
+            w_norm, u_norm = w.norm(), update.norm()
+            trust = w_norm / u_norm if w_norm > 0 and u_norm > 0 else torch.tensor(1.0)
+            w.sub_(0.05 * trust * update)
+    for p, w in zip(params, reference):
+        torch.testing.assert_close(p.detach(), w, rtol=1e-6, atol=1e-7)
+
+
+def test_background_workers_give_the_same_batches_and_run(corpus, bpe, tmp_path):
+    """Batches are a pure function of the step: prepared by a forked worker they equal those made in process,
+    and a run with a worker logs the same losses as one without."""
+    from babybias.train import StepBatches, step_batches
+    from babybias.train.loop import _collator
+
+    config = tiny(steps=4, log_every=1)
+    data = StepBatches(config, tokenize_corpus(corpus, bpe, tmp_path / "cache"), _collator(config, bpe), total=4)
+    here, there = list(step_batches(data, 1, 4, 0, False)), list(step_batches(data, 1, 4, 1, False))
+    assert len(here) == len(there) == 3
+    for a, b in zip(here, there):
+        assert a["n_tokens"] == b["n_tokens"] and a["length"] == b["length"]
+        for x, y in zip(a["batches"], b["batches"]):
+            assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    one = train(config, corpus, bpe, tmp_path / "zero", progress=False, data_workers=0)
+    two = train(config, corpus, bpe, tmp_path / "one", progress=False, data_workers=1)
+    assert [h["loss"] for h in one.history] == [h["loss"] for h in two.history]
+    with pytest.raises(ValueError, match="data_workers"):
+        train(config, corpus, bpe, tmp_path / "bad", progress=False, data_workers=-1)
+
+
+@pytest.mark.parametrize("objective", ["span", "hybrid"])
+def test_a_bf16_autocast_training_step_on_the_cpu(objective, wordpiece, bpe):
+    """A CPU proxy of the GPU path: the loop's loss module under bf16 autocast, backward and a LAMB step,
+    for each model family; its loss is within 2 % of fp32's."""
+    from babybias.train import LossModule, SpanMaskingCollator, build_model
+
+    tok = wordpiece if objective == "span" else bpe
+    config = tiny(model_type="ltg-bert" if objective == "span" else "gpt-bert", objective=objective, optimizer="lamb")
+    model = build_model(config, tok)
+    masking = MaskingConfig.from_tokenizer(tok) if tok.mask_token_id is not None else None
+    collate = SpanMaskingCollator(masking, seed=0) if objective == "span" else HybridCollator(masking, causal_fraction=0.5, seed=0)
+    batch = collate(segments(8, 32, len(tok), start=tok.cls_token_id or tok.bos_token_id), np.arange(8), 0)
+    module = LossModule(model, config)
+    reference = float(module(**batch).detach())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = module(**batch)
+    loss.backward()
+    Lamb(model.parameters(), lr=1e-3).step()
+    assert math.isfinite(float(loss)) and abs(float(loss) - reference) <= 0.02 * reference
+    assert all(torch.isfinite(p).all() for p in model.parameters())

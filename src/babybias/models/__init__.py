@@ -9,6 +9,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 
 from .gpt_bert import GptBertConfig, GptBertForCausalLM, GptBertForMaskedLM, GptBertForSequenceClassification, GptBertModel
 from .ltg_bert import LtgBertConfig, LtgBertForMaskedLM, LtgBertForSequenceClassification, LtgBertModel
+from .flops import H200_BF16_PEAK_TFLOPS, mfu, training_flops_per_token
 from .tokenizer import train_tokenizer
 
 AutoConfig.register(LtgBertConfig.model_type, LtgBertConfig, exist_ok=True)
@@ -24,5 +25,5 @@ AutoModelForSequenceClassification.register(GptBertConfig, GptBertForSequenceCla
 __all__ = [
     "LtgBertConfig", "LtgBertModel", "LtgBertForMaskedLM", "LtgBertForSequenceClassification",
     "GptBertConfig", "GptBertModel", "GptBertForMaskedLM", "GptBertForCausalLM",
-    "GptBertForSequenceClassification", "train_tokenizer",
+    "GptBertForSequenceClassification", "train_tokenizer", "training_flops_per_token", "mfu", "H200_BF16_PEAK_TFLOPS",
 ]

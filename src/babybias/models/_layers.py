@@ -12,9 +12,14 @@ implementations:
 
 * ``"eager"`` — the obvious one: materialise Qpos/Kpos for every (q, k) pair, sum the three
   terms, mask, softmax. Kept as the reference the fast path is tested against.
-* ``"sdpa"`` — the position terms are products against the 2·bucket−1 table rows, gathered
-  into a [B, H, T, T] additive bias, and attention runs through
-  ``torch.nn.functional.scaled_dot_product_attention``; no [T, T, 2D] tensor is built.
+* ``"sdpa"`` — the position terms become a [B, H, T, T] additive bias (:func:`relative_position_bias`)
+  and attention runs through ``torch.nn.functional.scaled_dot_product_attention``; no [T, T, 2D]
+  tensor is built. On the CPU the bias is gathered from the products against the 2·bucket−1 table
+  rows. On a GPU that gather's backward is an atomic scatter-add of T² gradients into 63 buckets,
+  which took most of a compiled LTG-BERT base step on an H200 (docs/benchmarks.md); there the
+  products are taken against the rows of every relative offset −(T−1) … T−1 (2T columns, one unused
+  so the product stays aligned) and put in place by Transformer-XL's relative shift, a slice and a
+  view (:func:`relative_shift`), whose backward is a plain copy. Both give the same numbers.
 """
 
 from __future__ import annotations
@@ -60,6 +65,24 @@ def relative_position_indices(length: int, bucket_size: int, max_position: int, 
     return log_bucket_position(pos[:, None] - pos[None, :], bucket_size, max_position) + bucket_size - 1
 
 
+def offset_rows(position_indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table rows of the relative offsets, read off the [T, T] ``position_indices``: ``rows[c]`` is the row of
+    q − k = T − 1 − c and ``flipped[c]`` that of q − k = c − (T − 1), for c = 0 … 2T − 2, plus one unused
+    last entry (2T in all, so products against them stay aligned)."""
+    first, last = position_indices[0], position_indices[-1]
+    rows = torch.cat([last, first[1:], first[:1]])
+    flipped = torch.cat([first.flip(0), position_indices[1:, 0], position_indices[:1, 0]])
+    return rows, flipped
+
+
+def relative_shift(full: torch.Tensor) -> torch.Tensor:
+    """[..., T, W] (column c = offset T − 1 − c from each row's position, W ≥ 2T − 1) → [..., T, T] with
+    ``out[i, j] = full[i, j − i + T − 1]``: Transformer-XL's shift as a slice and a view (no gather)."""
+    *lead, t, w = full.shape
+    flat = full.reshape(*lead, t * w)
+    return flat[..., t - 1: t - 1 + t * (w - 1)].view(*lead, t, w - 1)[..., :t]
+
+
 def attention_mask_bias(
     padding_mask: torch.Tensor | None,
     batch: int,
@@ -88,6 +111,24 @@ def attention_mask_bias(
     return allowed
 
 
+def relative_position_bias(query: torch.Tensor, key: torch.Tensor, query_pos: torch.Tensor, key_pos: torch.Tensor,
+                           position_indices: torch.Tensor, shift: bool) -> torch.Tensor:
+    """Q_q·Kpos[b(q−k)] + K_k·Qpos[b(q−k)] as a [B, H, T, T] tensor (unscaled): gathered by bucket, or with
+    ``shift`` from the products against every offset's row put in place by :func:`relative_shift`."""
+    if not shift:
+        batch, heads, length, _ = query.shape
+        idx = position_indices[None, None].expand(batch, heads, length, length)
+        c2p = torch.einsum("bhqd,rhd->bhqr", query, key_pos).gather(3, idx)  # Q_q · Kpos[b(q-k)]
+        p2c = torch.einsum("bhkd,rhd->bhrk", key, query_pos).gather(2, idx)  # K_k · Qpos[b(q-k)]
+        return c2p + p2c
+    rows, flipped = offset_rows(position_indices)
+    # Q_q · Kpos[b(q-k)]: column c of the product is offset q - k = T - 1 - c, shifted into place
+    c2p = relative_shift(torch.einsum("bhqd,chd->bhqc", query, key_pos[rows]))
+    # K_k · Qpos[b(q-k)]: per key k, column c is offset q - k = c - (T - 1); shifted, then transposed
+    p2c = relative_shift(torch.einsum("bhkd,chd->bhkc", key, query_pos[flipped])).transpose(-1, -2)
+    return c2p + p2c
+
+
 def relative_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -101,7 +142,7 @@ def relative_attention(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Disentangled attention. q/k/v: [B, H, T, d]; query_pos/key_pos: [R, H, d] table rows;
     position_indices: [T, T]; allowed: bool [B, 1, T, T] or None. Returns ([B, H, T, d], probs or None)."""
-    batch, heads, length, head_size = query.shape
+    head_size = query.shape[-1]
     scale = 1.0 / math.sqrt(3 * head_size)
     if implementation == "eager":
         kpos = key_pos[position_indices]  # [T, T, H, d]
@@ -117,10 +158,7 @@ def relative_attention(
         return probs @ value, probs
     if implementation != "sdpa":
         raise ValueError(f"attention implementation must be 'eager' or 'sdpa', got {implementation!r}")
-    idx = position_indices[None, None].expand(batch, heads, length, length)
-    c2p = torch.einsum("bhqd,rhd->bhqr", query, key_pos).gather(3, idx)  # Q_q · Kpos[b(q-k)]
-    p2c = torch.einsum("bhkd,rhd->bhrk", key, query_pos).gather(2, idx)  # K_k · Qpos[b(q-k)]
-    bias = (c2p + p2c) * scale
+    bias = relative_position_bias(query, key, query_pos, key_pos, position_indices, shift=query.is_cuda) * scale
     if allowed is not None:
         bias = bias.masked_fill(~allowed, float("-inf"))
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype), dropout_p=dropout, scale=scale)

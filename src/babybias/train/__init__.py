@@ -9,8 +9,9 @@ from .callbacks import (AttributeSubspaceLoss, EvaluationCallback, GenderEqualiz
 from .checkpoint import is_valid, latest_valid_checkpoint, list_checkpoints, save_checkpoint
 from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import RECIPES, TrainConfig, dropout_debiasing, get_recipe
+from .cost import projected_gpu_hours, recipe_flops, recipe_model_config, recipe_steps
 from .data import TokenStream, global_batch_indices, tokenize_corpus
-from .loop import LossModule, TrainResult, build_model, load_init_model, train
+from .loop import LossModule, StepBatches, TrainResult, build_model, load_init_model, step_batches, train
 from .optim import Lamb, lr_factor, parameter_groups
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "list_checkpoints", "save_checkpoint", "CausalCollator", "HybridCollator", "MaskingConfig", "SpanMaskingCollator", "TokenMaskingCollator",
     "RECIPES", "TrainConfig", "dropout_debiasing", "get_recipe", "TokenStream", "global_batch_indices", "tokenize_corpus",
     "LossModule", "TrainResult", "build_model", "load_init_model", "train", "Lamb", "lr_factor", "parameter_groups",
+    "StepBatches", "step_batches", "projected_gpu_hours", "recipe_flops", "recipe_model_config", "recipe_steps",
 ]

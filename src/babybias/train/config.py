@@ -23,6 +23,8 @@ the command line or the hardware):
 * ``sandbox``: ``tiny`` for 500 steps (about 40 s on 2 CPU cores), checkpoints every 100 steps, all
   five kept: the CPU sandbox's default, where 4 seeds per condition beat one longer run at telling
   an effect from seed noise (docs/benchmarks.md).
+* ``sandbox_gpu``: the GPU sandbox, ``ltg_baseline`` (20 epochs, LAMB, span masking, length 128) on
+  ``ltg-bert-small`` with batch 128: on the shipped 345k-word sample, about 880 steps a cell.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class TrainConfig:
     hidden_dropout: float | None = None           # dropout debiasing: override the model's dropout
     attention_dropout: float | None = None
     bf16: bool = True                             # autocast on CUDA only
-    compile: bool = False
+    compile: bool | str = False                   # True (inductor) or a torch.compile backend name, e.g. "aot_eager"
     seed: int = 0
     log_every: int = 10
     save_every: int = 500
@@ -80,6 +82,7 @@ class TrainConfig:
     OPTIMIZERS = ("adamw", "lamb")
     DECAYS = ("cosine", "linear", "constant")
     REPORTERS = ("tensorboard", "wandb")
+    COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -95,6 +98,22 @@ class TrainConfig:
             batch = max(self.grad_accumulation, int(batch * frac))
         batch -= batch % self.grad_accumulation
         return length, batch
+
+    def head_fraction(self) -> float:
+        """The share of positions the LM head scores (for FLOPs): the mean mask rate for masked objectives,
+        1 for causal, the causal/masked mix for ``hybrid``."""
+        rate = self.mask_rate if self.mask_rate_end is None else (self.mask_rate + self.mask_rate_end) / 2
+        if self.objective == "causal":
+            return 1.0
+        if self.objective == "hybrid":
+            return self.causal_fraction + (1 - self.causal_fraction) * rate
+        return rate
+
+    def compile_backend(self) -> str | None:
+        """The ``torch.compile`` backend of ``compile`` (None: not compiled)."""
+        if self.compile is False:
+            return None
+        return "inductor" if self.compile is True else self.compile
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with ``changes`` applied (validated again)."""
@@ -210,9 +229,10 @@ def _validate(c: TrainConfig) -> None:
     real("ema", 0, 1, low_open=True, high_open=True, optional=True)
     real("hidden_dropout", 0, 1, high_open=True, optional=True)
     real("attention_dropout", 0, 1, high_open=True, optional=True)
-    for name in ("bf16", "compile"):
-        if not isinstance(getattr(c, name), bool):
-            fail(name, "must be True or False")
+    if not isinstance(c.bf16, bool):
+        fail("bf16", "must be True or False")
+    if not isinstance(c.compile, bool) and c.compile not in TrainConfig.COMPILE_BACKENDS:
+        fail("compile", "must be True, False or a torch.compile backend (" + ", ".join(map(repr, TrainConfig.COMPILE_BACKENDS)) + ")")
     integer("seed", 0)
     integer("log_every", 1)
     integer("save_every", 1)
@@ -251,6 +271,10 @@ RECIPES: dict[str, TrainConfig] = {
 }
 
 RECIPES["sandbox"] = RECIPES["tiny"].replace(name="sandbox", steps=500, save_every=100, keep_last=5)
+# the GPU sandbox: LTG-Baseline's recipe (LAMB, span masking, 20 epochs at length 128) on an ltg-bert-small,
+# batch 128 — sized so that a cell on the shipped sample takes well under a minute on one H200 (docs/benchmarks.md)
+RECIPES["sandbox_gpu"] = TrainConfig(name="sandbox_gpu", model_size="ltg-bert-small", steps=None, epochs=20, batch_size=128,
+                                     save_every=250, keep_last=4, **_LTG)
 # bias-bench's continued pre-training (intra-model debiasing of an existing model, ``train(..., init_from=...)``):
 # 2,000 steps of masked LM, effective batch 512 (32 x 16 accumulation), length 512, AdamW lr 5e-5 decayed linearly
 # to 0, no warm-up, no weight decay, gradients clipped at 1.0 (transformers Trainer defaults), masking 15 % 80/10/10.

@@ -287,9 +287,10 @@ class _Reporters:
 
 
 def _distributed() -> tuple[int, int, torch.device]:
-    """(rank, world size, device); initialises the process group under torchrun."""
+    """(rank, world size, device); initialises the process group under torchrun (NCCL on GPUs, gloo on CPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
+    launched = "TORCHELASTIC_RUN_ID" in os.environ  # torchrun: a process group (and DDP) even for one process
+    if (world > 1 or launched) and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
     if torch.cuda.is_available():
@@ -304,6 +305,39 @@ def _all_reduce(value: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized():
         dist.all_reduce(value)
     return value
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """The micro-batches of one rank at each step, a pure function of the step (so background workers, a
+    resumed run and another number of ranks all see the same batches): item ``step`` is
+    ``{"length", "batch_size", "n_tokens", "batches"}``, ``n_tokens`` the real tokens of this rank."""
+
+    def __init__(self, config: TrainConfig, stream, collate, total: int, rank: int = 0, world: int = 1) -> None:
+        self.config, self.stream, self.collate, self.total, self.rank, self.world = config, stream, collate, total, rank, world
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, step: int) -> dict[str, Any]:
+        config = self.config
+        length, batch_size = config.phase(step, self.total)
+        indices = global_batch_indices(step, batch_size, self.stream.num_segments(length), config.seed + length)
+        micro = np.array_split(indices[self.rank::self.world], config.grad_accumulation)
+        rate = config.mask_rate if config.mask_rate_end is None else \
+            config.mask_rate + (config.mask_rate_end - config.mask_rate) * step / max(1, self.total - 1)
+        batches = [self.collate([self.stream.segment(i, length) for i in part], part, step, rate) for part in micro]
+        n_tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+        return {"length": length, "batch_size": batch_size, "n_tokens": n_tokens, "batches": batches}
+
+
+def step_batches(dataset: StepBatches, start: int, end: int, workers: int, pin_memory: bool):
+    """Steps ``start`` … ``end - 1`` of ``dataset``, prepared ahead by ``workers`` forked processes (0: in
+    this process) into pinned memory when ``pin_memory``, so a GPU never waits for the host's masking."""
+    if workers == 0:
+        return (dataset[step] for step in range(start, end))
+    return torch.utils.data.DataLoader(dataset, batch_size=None, sampler=range(start, end), num_workers=workers,
+                                       pin_memory=pin_memory, prefetch_factor=4, multiprocessing_context="fork",
+                                       generator=torch.Generator())  # its own: never draws from the dropout RNG
 
 
 def _call(callbacks: Sequence[Any], hook: str, step: int, model: nn.Module) -> None:
@@ -330,6 +364,7 @@ def train(
     stop_after: int | None = None,
     progress: bool = True,
     init_from: Any = None,
+    data_workers: int | None = None,
 ) -> TrainResult:
     """Train ``config`` on ``corpus`` (a ``datasets.Dataset`` with a ``text`` column).
 
@@ -345,7 +380,11 @@ def train(
     babybias folder, a released BabyLM or a ``transformers`` BERT/RoBERTa/GPT-2) instead of a fresh one
     (e.g. with the ``bias_bench_cpt`` recipe); resuming rebuilds it from ``init_from`` and then loads the
     checkpoint, so pass the same ``init_from`` again.
+    ``data_workers`` processes prepare the batches ahead (None: 2 on CUDA, 0 on the CPU, where the
+    cores are busy training); the batches are the same for any number.
     """
+    if data_workers is not None and (isinstance(data_workers, bool) or not isinstance(data_workers, int) or data_workers < 0):
+        raise ValueError(f"data_workers must be None or an integer >= 0, got {data_workers!r}")
     rank, world, device = _distributed()
     if device.type == "cpu":
         # denormal floats accumulate in small models' weights and optimizer states and slowed CPU
@@ -397,8 +436,9 @@ def train(
         atomic_write_text(output_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         _call(callbacks, "on_resume", start_step, model)
     module = LossModule(model, config, loss_hooks)
-    step_module = torch.compile(module) if config.compile else module
-    if world > 1:
+    backend = config.compile_backend()
+    step_module = torch.compile(module, backend=backend) if backend else module
+    if dist.is_initialized():
         step_module = nn.parallel.DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
     collate = _collator(config, tokenizer)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.bf16 and device.type == "cuda" else contextlib.nullcontext()
@@ -409,19 +449,17 @@ def train(
     model.train()
     tokens_seen, t0 = 0, time.perf_counter()
 
-    for step in range(start_step, end):
-        # the global batch of this step, split across ranks, then into accumulation micro-batches
-        length, batch_size = config.phase(step, total)
-        indices = global_batch_indices(step, batch_size, stream.num_segments(length), config.seed + length)
-        micro = np.array_split(indices[rank::world], config.grad_accumulation)
-        rate = config.mask_rate if config.mask_rate_end is None else \
-            config.mask_rate + (config.mask_rate_end - config.mask_rate) * step / max(1, total - 1)
-        batches, n_tokens = [], 0
-        for part in micro:
-            segments = [stream.segment(i, length) for i in part]
-            b = collate(segments, part, step, rate)
-            n_tokens += int(b["attention_mask"].sum())  # counted on the host, before the transfer
-            batches.append({k: v if k == "causal" else v.to(device, non_blocking=True) for k, v in b.items()})
+    if ema is not None:  # one foreach update over all tensors each step
+        params = dict(model.named_parameters())
+        ema_tensors, ema_params = list(ema.values()), [params[n].detach() for n in ema]
+    workers = (2 if device.type == "cuda" else 0) if data_workers is None else data_workers
+    data = step_batches(StepBatches(config, stream, collate, total, rank, world), start_step, end, workers,
+                        pin_memory=device.type == "cuda")
+    for step, prepared in zip(range(start_step, end), data):
+        # the global batch of this step, split across ranks, then into accumulation micro-batches (StepBatches)
+        length, batch_size, n_tokens = prepared["length"], prepared["batch_size"], prepared["n_tokens"]
+        batches = [{k: v if k == "causal" else v.to(device, non_blocking=True) for k, v in b.items()}
+                   for b in prepared["batches"]]
         count = _all_reduce(sum((b["labels"] != -100).sum() for b in batches).float())
         lr = config.lr * lr_factor(step, total, warmup, config.decay, config.min_lr_ratio)
         for group in optimizer.param_groups:
@@ -440,8 +478,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         if ema is not None:
             with torch.no_grad():
-                for n, p in model.named_parameters():
-                    ema[n].lerp_(p.detach(), 1 - config.ema)
+                torch._foreach_lerp_(ema_tensors, ema_params, 1 - config.ema)
         tokens_seen += n_tokens * world
         bar.update(1)
 
@@ -467,6 +504,7 @@ def train(
                 dist.barrier()
         if rank == 0:
             _call(callbacks, "on_step_end", step + 1, model)
+    del data  # ends the workers
     bar.close()
     reporters.close()
 
