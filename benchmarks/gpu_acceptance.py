@@ -4,7 +4,8 @@
     python benchmarks/gpu_acceptance.py --device cpu --quick --out /tmp/q  # every stage at toy size (the suite runs it)
 
 Stages, each in its own subprocess with its own timeout (a hung compile or NCCL costs one stage, not the run);
-a failed stage is recorded and the next one runs:
+a failed stage is recorded and the next one runs (one at a time on a GPU; two at a time, one thread each, in the
+quick mode):
 
 * ``env``: GPU name and memory, versions, and a measured bf16 matrix-product rate (8192³);
 * ``correctness``: ``pytest tests/gpu`` on the device (bf16 vs fp32, fast vs eager attention, compiled vs
@@ -29,10 +30,12 @@ import datetime
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -416,6 +419,40 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class StageProcess:
+    """One stage's worker subprocess (its own process group): its output copied line by line to stdout and the
+    log, and killed with everything it started once ``timeout`` seconds have passed."""
+
+    def __init__(self, cmd: list[str], timeout: float, log, lock: threading.Lock, prefix: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        self.timeout, self.t0, self.ended = timeout, time.perf_counter(), None
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
+        self.reader = threading.Thread(target=self._copy, args=(log, lock, prefix), daemon=True)
+        self.reader.start()
+
+    def _copy(self, log, lock: threading.Lock, prefix: str) -> None:
+        for line in self.proc.stdout:  # text mode: a progress bar's \r ends a line too
+            with lock:
+                sys.stdout.write(prefix + line)
+                sys.stdout.flush()
+                log.write(prefix + line)
+                log.flush()
+        self.ended = time.perf_counter()  # the output closes when the worker and what it started have ended
+
+    def wait(self) -> str | None:
+        """None when the worker ended by itself, "timeout" when it was killed."""
+        try:
+            self.proc.wait(timeout=max(0.0, self.timeout - (time.perf_counter() - self.t0)))
+            status = None
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            status = "timeout"
+        self.reader.join(timeout=10)
+        return status
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=False, help="folder for results.json, results.md, log.txt, junit.xml")
@@ -455,6 +492,26 @@ def main(argv=None) -> int:
         (out / "results.md").write_text(markdown(results))
 
     save()
+    lock = threading.Lock()
+
+    def finish(stage: str, run: "StageProcess") -> None:
+        status = run.wait()
+        path = work / f"{stage}.json"
+        record = json.loads(path.read_text()) if path.exists() else {}
+        if status == "timeout":
+            record["status"] = f"timeout after {run.timeout:.0f} s"
+        elif run.proc.returncode != 0 and record.get("status") != "failed":
+            record["status"] = "failed"
+            record.setdefault("error", f"exit code {run.proc.returncode}")
+        record["seconds"] = round((run.ended or time.perf_counter()) - run.t0, 1)
+        results["stages"][stage] = record
+        if stage == "env":
+            results["meta"]["machine"] = (f"{record['gpu']} ({record.get('gpu_memory_gib')} GiB), {os.cpu_count()} CPUs"
+                                          if record.get("gpu") else f"CPU, {os.cpu_count()} cores")
+        save()
+
+    # the quick mode runs two stages at a time, one thread each (they are small and mostly Python); a GPU's one at a time
+    running: list = []
     for stage in chosen:
         timeout = TIMEOUTS[stage][1 if args.quick else 0]
         if args.deadline is not None:
@@ -464,52 +521,23 @@ def main(argv=None) -> int:
                 save()
                 continue
             timeout = min(timeout, left)
-        result_path = work / f"{stage}.json"
-        result_path.unlink(missing_ok=True)
-        cmd = [sys.executable, "-u", str(Path(__file__).resolve()), "--worker", stage, "--result", str(result_path),
+        (work / f"{stage}.json").unlink(missing_ok=True)
+        cmd = [sys.executable, "-u", str(Path(__file__).resolve()), "--worker", stage, "--result", str(work / f"{stage}.json"),
                "--device", args.device, "--out", str(out), "--work", str(work)] + (["--quick"] if args.quick else [])
-        print(f"== stage {stage} (timeout {timeout:.0f} s)", flush=True)
-        log.write(f"== stage {stage} (timeout {timeout:.0f} s)\n")
-        log.flush()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
-        status = None
-        try:
-            import selectors
-
-            sel = selectors.DefaultSelector()
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                if time.perf_counter() - t0 > timeout:
-                    status = "timeout"
-                    os.killpg(proc.pid, 9)
-                    break
-                if sel.select(timeout=1.0):
-                    line = proc.stdout.readline()
-                    if not line:
-                        break
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                    log.write(line)
-                    log.flush()
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-        record = json.loads(result_path.read_text()) if result_path.exists() else {}
-        if status == "timeout":
-            record["status"] = f"timeout after {timeout:.0f} s"
-        elif proc.returncode != 0 and record.get("status") != "failed":
-            record["status"] = "failed"
-            record.setdefault("error", f"exit code {proc.returncode}")
-        record["seconds"] = round(time.perf_counter() - t0, 1)
-        results["stages"][stage] = record
-        if stage == "env" and record.get("gpu"):
-            results["meta"]["machine"] = f"{record['gpu']} ({record.get('gpu_memory_gib')} GiB), {os.cpu_count()} CPUs"
-        elif stage == "env":
-            results["meta"]["machine"] = f"CPU, {os.cpu_count()} cores"
-        save()
+        with lock:
+            print(f"== stage {stage} (timeout {timeout:.0f} s)", flush=True)
+            log.write(f"== stage {stage} (timeout {timeout:.0f} s)\n")
+            log.flush()
+        if args.quick and len(running) == 2:
+            finish(*running.pop(0))
+        run = StageProcess(cmd, timeout, log, lock, f"[{stage}] " if args.quick else "",
+                           env={"OMP_NUM_THREADS": "1"} if args.quick else None)
+        if args.quick:
+            running.append((stage, run))
+        else:
+            finish(stage, run)
+    for stage, run in running:
+        finish(stage, run)
     results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     save()
     log.close()

@@ -22,10 +22,11 @@ class Size:
     length: int
     vocab: int
     limit: int | None  # items per benchmark (per group where it has groups) in the scoring tests
+    bf16_points: float  # how far bf16 scores may be from fp32's: a toy model's slices are a few dozen near-ties
 
 
-SIZES = {"toy": Size(hidden=64, layers=2, heads=2, batch=4, length=32, vocab=500, limit=2),
-         "gpu": Size(hidden=256, layers=4, heads=4, batch=16, length=128, vocab=2000, limit=20)}
+SIZES = {"toy": Size(hidden=64, layers=2, heads=2, batch=4, length=32, vocab=500, limit=2, bf16_points=15.0),
+         "gpu": Size(hidden=256, layers=4, heads=4, batch=16, length=128, vocab=2000, limit=20, bf16_points=5.0)}
 
 
 def recipe(model_type: str, size: Size, steps: int):

@@ -24,7 +24,8 @@ the command line or the hardware):
   five kept: the CPU sandbox's default, where 4 seeds per condition beat one longer run at telling
   an effect from seed noise (docs/benchmarks.md).
 * ``sandbox_gpu``: the GPU sandbox, ``ltg_baseline`` (20 epochs, LAMB, span masking, length 128) on
-  ``ltg-bert-small`` with batch 128: on the shipped 345k-word sample, about 880 steps a cell.
+  ``ltg-bert-small`` with batch 128: on the shipped 345k-word sample, about 880 steps and 80 s a cell
+  on one H200 (training and evaluation; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -272,7 +273,7 @@ RECIPES: dict[str, TrainConfig] = {
 
 RECIPES["sandbox"] = RECIPES["tiny"].replace(name="sandbox", steps=500, save_every=100, keep_last=5)
 # the GPU sandbox: LTG-Baseline's recipe (LAMB, span masking, 20 epochs at length 128) on an ltg-bert-small,
-# batch 128 — sized so that a cell on the shipped sample takes well under a minute on one H200 (docs/benchmarks.md)
+# batch 128 — sized for about a minute a cell on the shipped sample on one H200 (79 s measured, docs/benchmarks.md)
 RECIPES["sandbox_gpu"] = TrainConfig(name="sandbox_gpu", model_size="ltg-bert-small", steps=None, epochs=20, batch_size=128,
                                      save_every=250, keep_last=4, **_LTG)
 # bias-bench's continued pre-training (intra-model debiasing of an existing model, ``train(..., init_from=...)``):
