@@ -262,10 +262,10 @@ def stage_throughput(args, record: dict, save) -> None:
 def stage_evaluation(args, record: dict, save) -> None:
     import torch
 
+    device = _device(args)  # before the heavy imports: a missing device fails at once
     from babybias.evaluate import evaluate
     from babybias.models import LtgBertConfig, LtgBertForMaskedLM
 
-    device = _device(args)
     _, tokenizer = _shipped_tokenizer("wordpiece", 1000 if args.quick else 16384, args.quick)
     fields = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
     config = (LtgBertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, **fields)
