@@ -18,8 +18,7 @@ import tempfile
 import torch
 
 from babybias.experiment import shipped_corpus
-from babybias.models import train_tokenizer
-from babybias.models import H200_BF16_PEAK_TFLOPS, mfu, training_flops_per_token
+from babybias.models import H200_BF16_PEAK_TFLOPS, mfu, train_tokenizer, training_flops_per_token
 from babybias.train import get_recipe, projected_gpu_hours, recipe_model_config, train
 
 
@@ -54,6 +53,7 @@ def main() -> None:
                                     corpus_tokens=int(100e6 * args.tokens_per_word), peak_tflops=args.peak_tflops)
         print(f"projected ltg_baseline_100m (20 epochs, {100e6 * args.tokens_per_word * 20 / 1e9:.1f}B tokens): "
               f"{hours:.2f} GPU-hours at this MFU")
+
 
 if __name__ == "__main__":
     main()

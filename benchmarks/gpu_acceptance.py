@@ -48,11 +48,14 @@ TIMEOUTS = {"env": (90, 60), "correctness": (240, 150), "throughput": (300, 120)
 #: tokens per word of a 16,384-piece tokenizer on the BabyLM corpus, for the GPU-hour projections (an assumption)
 TOKENS_PER_WORD = 1.3
 #: the Bias Dynamics study's training costs (arXiv 2601.09421; ../shared/references/methods.md)
+#: the recipes each measured recipe's MFU projects (the 20-epoch baseline trains the same model as ltg_bert_100m)
+PROJECTED = {"ltg_bert_100m": ("ltg_baseline_100m", "ltg_bert_100m"), "gpt_bert_100m": ("gpt_bert_100m",)}
 STUDY_GPU_HOURS = {"ltg_baseline_100m": "< 30–40 (20 epochs)", "ltg_bert_100m": "≈ 500 (LTG-BERT, ≈ 1,500 epochs)"}
 
 
 def write_json(path: Path, data) -> None:
-    """Atomically replace ``path`` with ``data`` as JSON."""
+    """Atomically replace ``path`` with ``data`` as JSON. (The orchestrator imports neither torch nor babybias, so
+    a broken install on a bare machine still leaves its results file; hence not ``atomic_write_text``.)"""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=str))
     os.replace(tmp, path)
@@ -67,7 +70,7 @@ def _device(args):
     return torch.device(args.device)
 
 
-def stage_env(args, record: dict) -> None:
+def stage_env(args, record: dict, save) -> None:
     import torch
     import transformers
 
@@ -99,7 +102,7 @@ def stage_env(args, record: dict) -> None:
         record["bf16_matmul_tflops"] = round(10 * 2 * n**3 / (time.perf_counter() - start) / 1e12, 1)
 
 
-def stage_correctness(args, record: dict) -> None:
+def stage_correctness(args, record: dict, save) -> None:
     import xml.etree.ElementTree as ET
 
     junit = Path(args.out) / "junit.xml"
@@ -176,10 +179,13 @@ def kernel_table(profiler, device_type: str, rows: int = 10) -> dict:
         import torch
 
         kernels = [e for e in events if getattr(e, "device_type", None) == torch.autograd.DeviceType.CUDA]
-        events = kernels or events
+        events = kernels or events  # a torch without device types on its events: operators and kernels both
+        rows_are = "kernels" if kernels else "operators and kernels (counted twice)"
+    else:
+        rows_are = "CPU operators"
     total = sum(measure(e) for e in events)
     top = sorted(events, key=measure, reverse=True)[:rows]
-    return {"device": device_type, "total_ms": total / 1000,
+    return {"device": device_type, "rows_are": rows_are, "total_ms": total / 1000,
             "rows": [{"kernel": e.key[:90], "calls": e.count, "ms": round(measure(e) / 1000, 3),
                       "share": round(measure(e) / total, 4) if total else 0.0} for e in top]}
 
@@ -237,17 +243,10 @@ def stage_throughput(args, record: dict, save) -> None:
             if profiler and profiler.table:
                 record.setdefault("profiles", []).append(profiler.table | {"step_seconds": profiler.step_seconds,
                                                                            "recipe": name, "compile": compiled})
-            if cuda and "mfu" in entry:
-                vocab = 16384
-                if name == "ltg_bert_100m":
-                    tokens = 100e6 * TOKENS_PER_WORD
-                    record.setdefault("projections", {})[f"ltg_baseline_100m ({'compiled' if compiled else 'eager'})"] = round(
-                        projected_gpu_hours(get_recipe("ltg_baseline_100m"), vocab, entry["mfu"], corpus_tokens=int(tokens)), 2)
-                    record["projections"][f"ltg_bert_100m ({'compiled' if compiled else 'eager'})"] = round(
-                        projected_gpu_hours(get_recipe("ltg_bert_100m"), vocab, entry["mfu"]), 2)
-                else:
-                    record.setdefault("projections", {})[f"gpt_bert_100m ({'compiled' if compiled else 'eager'})"] = round(
-                        projected_gpu_hours(get_recipe("gpt_bert_100m"), vocab, entry["mfu"]), 2)
+            if cuda:  # 100M words at TOKENS_PER_WORD for the epochs recipe; the others count steps
+                for target in PROJECTED[name]:
+                    record.setdefault("projections", {})[f"{target} ({'compiled' if compiled else 'eager'})"] = round(
+                        projected_gpu_hours(get_recipe(target), 16384, entry["mfu"], corpus_tokens=int(100e6 * TOKENS_PER_WORD)), 2)
         except Exception as e:  # noqa: BLE001 - one failed configuration is recorded, the next one runs
             entry["error"] = f"{type(e).__name__}: {e}"[:500]
             traceback.print_exc()
@@ -344,8 +343,7 @@ def run_worker(args) -> int:
         write_json(path, record)
 
     try:
-        fn = WORKERS[args.worker]
-        fn(args, record, save) if fn.__code__.co_argcount == 3 else fn(args, record)
+        WORKERS[args.worker](args, record, save)
         record["status"] = "ok"
         return 0
     except Exception as e:  # noqa: BLE001 - the stage's failure is its result

@@ -14,10 +14,15 @@ from ..models.flops import H200_BF16_PEAK_TFLOPS, training_flops_per_token
 from .config import TrainConfig
 
 
-def recipe_model_config(config: TrainConfig, vocab_size: int):
-    """The model config ``config`` trains with a tokenizer of ``vocab_size`` ids."""
+def recipe_model_config(config: TrainConfig, vocab_size: int, **fields):
+    """The model config ``config`` trains with a tokenizer of ``vocab_size`` ids: its size, ``model_overrides``,
+    then ``fields`` (e.g. the tokenizer's special ids) and the recipe's dropout overrides."""
     cls = LtgBertConfig if config.model_type == "ltg-bert" else GptBertConfig
-    fields = {"vocab_size": vocab_size, **config.model_overrides}
+    fields = {"vocab_size": vocab_size, **config.model_overrides, **fields}
+    if config.hidden_dropout is not None:
+        fields["hidden_dropout_prob"] = config.hidden_dropout
+    if config.attention_dropout is not None:
+        fields["attention_probs_dropout_prob"] = config.attention_dropout
     return cls.named(config.model_size, **fields) if config.model_size else cls(**fields)
 
 

@@ -30,10 +30,11 @@ from tqdm.auto import tqdm
 
 from ..evaluate.results import atomic_write_text
 from ..evaluate.scoring import tokenizer_fingerprint
-from ..models import GptBertConfig, GptBertForCausalLM, LtgBertConfig, LtgBertForMaskedLM
+from ..models import GptBertForCausalLM, LtgBertForMaskedLM
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import TrainConfig
+from .cost import recipe_model_config
 from .data import global_batch_indices, tokenize_corpus
 from .optim import Lamb, lr_factor, parameter_groups
 
@@ -63,16 +64,10 @@ class TrainResult:
 def build_model(config: TrainConfig, tokenizer) -> nn.Module:
     """The recipe's model, sized for ``tokenizer`` (GPT-BERT as its causal-LM class; both modes share weights)."""
     check_vocab(config, tokenizer)
-    cfg_cls, model_cls = (LtgBertConfig, LtgBertForMaskedLM) if config.model_type == "ltg-bert" else (GptBertConfig, GptBertForCausalLM)
-    fields = {"vocab_size": len(tokenizer), **config.model_overrides}
+    model_cls = LtgBertForMaskedLM if config.model_type == "ltg-bert" else GptBertForCausalLM
     special = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id or tokenizer.cls_token_id,
                "eos_token_id": tokenizer.eos_token_id or tokenizer.sep_token_id}
-    fields.update({k: v for k, v in special.items() if v is not None})
-    if config.hidden_dropout is not None:
-        fields["hidden_dropout_prob"] = config.hidden_dropout
-    if config.attention_dropout is not None:
-        fields["attention_probs_dropout_prob"] = config.attention_dropout
-    cfg = cfg_cls.named(config.model_size, **fields) if config.model_size else cfg_cls(**fields)
+    cfg = recipe_model_config(config, len(tokenizer), **{k: v for k, v in special.items() if v is not None})
     # lets scorers refuse another tokenizer later (babybias.evaluate.scoring.check_tokenizer_fits)
     cfg.babybias_tokenizer = {"size": len(tokenizer), "sha256": tokenizer_fingerprint(tokenizer), "embedding_rows": cfg.vocab_size}
     torch.manual_seed(config.seed)

@@ -42,9 +42,10 @@ class Lamb(torch.optim.Optimizer):
             torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
             m_hat = torch._foreach_div(m, [1 - beta1 ** s["step"] for s in states])
             v_hat = torch._foreach_div(v, [1 - beta2 ** s["step"] for s in states])
-            denominator = torch._foreach_sqrt(v_hat)
-            torch._foreach_add_(denominator, group["eps"])
-            update = torch._foreach_div(m_hat, denominator)
+            torch._foreach_sqrt_(v_hat)
+            torch._foreach_add_(v_hat, group["eps"])
+            update = m_hat  # m_hat / (sqrt(v_hat) + eps), in place
+            torch._foreach_div_(update, v_hat)
             if group["weight_decay"]:
                 torch._foreach_add_(update, params, alpha=group["weight_decay"])
             w_norm, u_norm = torch.stack(torch._foreach_norm(params)), torch.stack(torch._foreach_norm(update))
