@@ -8,7 +8,7 @@ Without an argument it uses a few sentences written here; with a path it reads t
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import datasets
 
@@ -36,7 +36,14 @@ def show(title: str, corpus, report) -> None:
 
 
 def main() -> None:
-    corpus = load_corpus(sys.argv[1]) if len(sys.argv) > 1 else datasets.Dataset.from_dict({"text": SAMPLE})
+    parser = argparse.ArgumentParser(description="Each corpus intervention and its report on a small sample corpus.")
+    parser.add_argument("corpus", nargs="?", help="a text file (one unit per line) or folder of .txt files; "
+                                                  "default: the eight sentences in this script")
+    args = parser.parse_args()
+    try:
+        corpus = load_corpus(args.corpus) if args.corpus else datasets.Dataset.from_dict({"text": SAMPLE})
+    except (OSError, ValueError) as err:  # a missing or unreadable corpus: one line, not a traceback
+        parser.error(str(err))
     two, report = CDA(two_sided=True).apply(corpus)
     show("CDA, two-sided (original + counterfactual)", two, report)
     show("CDA, one-sided (replace)", *CDA(two_sided=False).apply(corpus))

@@ -9,6 +9,7 @@ traceback instead. See docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -31,7 +32,12 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`_UsageError` so ``main`` prints one line, like every other user error."""
+    """argparse that raises :class:`_UsageError` so ``main`` prints one line, like every other user error, and
+    accepts no abbreviated option (``--bench`` is not ``--benchmarks``) in any subcommand."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         raise _UsageError(self.prog, message)
@@ -56,6 +62,45 @@ def limit_arg(text: str) -> int | None:
         return _positive_int(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1 or 'all', got {text!r}") from None
+
+
+def device_arg(text: str) -> str:
+    """argparse type of every ``--device``: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+
+    Checked while the options are parsed, before anything loads: a CPU-only torch build, no visible
+    GPU, or a GPU index past the count is one line naming the device and the torch build.
+    """
+    import torch
+
+    try:
+        device = torch.device(text.strip())
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device (cpu, cuda, cuda:N, mps)") from None
+    build = f"torch {torch.__version__}"
+    if device.type == "cuda":
+        if torch.version.cuda is None:
+            raise argparse.ArgumentTypeError(f"{text}: this torch build has no CUDA ({build}); "
+                                             "use --device cpu, or install a CUDA build of torch")
+        count = torch.cuda.device_count()
+        if count == 0:
+            raise argparse.ArgumentTypeError(f"{text}: torch sees no CUDA GPU ({build}, CUDA "
+                                             f"{torch.version.cuda}; CUDA_VISIBLE_DEVICES="
+                                             f"{os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')})")
+        if device.index is not None and device.index >= count:
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {count} CUDA GPU(s) "
+                                             f"(cuda:0 … cuda:{count - 1})")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: MPS is not available here ({build})")
+    return str(device)
+
+
+def source_arg(text: str) -> tuple[str, str]:
+    """argparse type of ``--source NAME=PATH``: a benchmark name and its data (a local path, or ``hf:org/name``)."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (a benchmark name and its data, e.g. "
+                                         f"ewok=ewok_filtered.zip), got {text!r}")
+    return name.strip(), path.strip()
 
 
 # ------------------------------------------------------------------------------------------ plugins
@@ -101,10 +146,53 @@ def benchmark_from_arg(item: str):
     if item.endswith((".jsonl", ".jsonl.gz")) or looks_local(item):
         path = require_local(item, "minimal-pairs file")
         if path.is_file() and not path.name.endswith((".jsonl", ".jsonl.gz")):
-            raise CLIError(f"minimal-pairs file {item} must end in .jsonl or .jsonl.gz (one JSON object per line)")
+            raise CLIError(f"minimal-pairs file {item} must end in .jsonl or .jsonl.gz (one JSON object per line)"
+                           f"{_registered_data_hint(item)}")
         load_minimal_pairs(path)  # a malformed file fails here, before the model loads
         return MinimalPairs(name=pairs_file_stem(path) if path.is_file() else path.resolve().name, source=str(path))
     return get_benchmark(item)  # raises UnknownBenchmarkError listing the registered names
+
+
+def _registered_data_hint(item: str) -> str:
+    """How to pass ``item`` as the data of a registered benchmark (say a zip of EWoK) instead of as a pairs file."""
+    stem = Path(item).name.lower()
+    names = [n for n in ("ewok", "blimp_supplement") if stem.startswith(n.split("_")[0])] or ["ewok", "blimp_supplement"]
+    example = f"--benchmarks {names[0]} --source {names[0]}={item}"
+    extra = " (add --ewok-password PASSWORD for a protected zip)" if names[0] == "ewok" else ""
+    return (f"; if it is the data of a registered benchmark, name the benchmark and pass the data with "
+            f"--source NAME=PATH: {example}{extra}")
+
+
+def with_sources(benchmarks: Sequence, sources: Sequence[tuple[str, str]], password: str | None = None) -> list:
+    """``benchmarks`` with ``--source NAME=PATH`` set as each named benchmark's ``source`` and ``--ewok-password``
+    as the ``password`` of those that take one; then each reads its data (before the model loads)."""
+    from .evaluate.registry import MissingDataError
+
+    by_name = {b.name: i for i, b in enumerate(benchmarks)}
+    out = list(benchmarks)
+    for name, path in sources:
+        if name not in by_name:
+            raise CLIError(f"--source {name}={path}: {name!r} is not in --benchmarks "
+                           f"({', '.join(by_name)}); add it there too")
+        bench = out[by_name[name]]
+        if not hasattr(bench, "source"):
+            raise CLIError(f"--source {name}={path}: benchmark {name!r} takes no source")
+        data = path if path.startswith("hf:") else str(require_local(path, f"--source {name} data"))
+        out[by_name[name]] = bench.with_options(source=data)
+    if password is not None:
+        takers = [i for i, b in enumerate(out) if hasattr(b, "password")]
+        if not takers:
+            raise CLIError("--ewok-password is given but no benchmark in --benchmarks takes a password (ewok does)")
+        for i in takers:
+            out[i] = out[i].with_options(password=password)
+    for bench in out:
+        try:
+            bench.check_data()
+        except MissingDataError as err:
+            extra = " (a protected zip also needs --ewok-password PASSWORD)" if err.password else ""
+            raise CLIError(f"benchmark {err.benchmark!r} {err.why or 'has no data shipped with babybias'}: pass "
+                           f"--source {err.benchmark}=PATH, PATH {err.needs}{extra}") from None
+    return out
 
 
 def benchmarks_from_args(items: Sequence[str]) -> list:
@@ -178,6 +266,10 @@ def _load_model(source: str | Path, config, kind: str, tokenizer=None):
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     auto = AutoModelForCausalLM if kind == "clm" else AutoModelForMaskedLM
+    if isinstance(source, Path):
+        from .models.convert import check_weight_files
+
+        check_weight_files(source)  # a truncated or garbage weights file: one line naming it
     if isinstance(source, Path) and any((source / f).exists() for f in DEBIAS_FILES):
         from .debias import load_debiased
 
@@ -203,6 +295,22 @@ def _load_tokenizer(source: str | Path, given: bool):
             raise CLIError(f"{what} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...)"
                            + ("" if given else "; pass --tokenizer FOLDER"))
     return AutoTokenizer.from_pretrained(source)
+
+
+def _check_tokenizer_fits(model, tokenizer, model_source, tok_source) -> None:
+    """The scorer's tokenizer check, run before scoring, its one line naming the model and tokenizer."""
+    import warnings
+
+    from .evaluate.scoring import TokenizerMismatchError, check_tokenizer_fits
+
+    try:
+        with warnings.catch_warnings():  # its warning (a suspiciously small tokenizer) comes from the scorer, once
+            warnings.simplefilter("ignore")
+            check_tokenizer_fits(model, tokenizer)
+    except TokenizerMismatchError as err:
+        which = "its own tokenizer" if tok_source == model_source else f"tokenizer {tok_source}"
+        raise CLIError(f"model {model_source} and {which} do not fit: {err}"
+                       + ("" if tok_source != model_source else "; pass --tokenizer FOLDER of the model's tokenizer")) from None
 
 
 # -------------------------------------------------------------------------------------- subcommands
@@ -271,7 +379,14 @@ def _sandbox(args: argparse.Namespace) -> int:
         for i, cell in enumerate(experiment.cells(config)):
             print(f"{i}\t{cell.name}\t{'finished' if cell.finished else 'to run'}\t{cell.path}")
         return 0
-    result = experiment.run(config, cells_to_run=args.cell)
+    try:
+        result = experiment.run(config, cells_to_run=args.cell)
+    except KeyboardInterrupt:
+        grid = experiment.cells(config)
+        print(f"interrupted: {sum(c.finished for c in grid)} of {len(grid)} cells finished, kept in "
+              f"{config.output_dir}; run the same command again to resume (finished cells are skipped, an "
+              "unfinished one continues from its last training checkpoint)", file=sys.stderr, flush=True)
+        raise
     if result is None:  # only some cells were run (--cell): the rest are another job's
         grid = experiment.cells(config)
         print(f"{sum(c.finished for c in grid)} of {len(grid)} cells done; when all are, collect them with: "
@@ -290,6 +405,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         transformers.utils.logging.disable_progress_bar()
     _load_plugins(args.plugin)
     benchmarks = benchmarks_from_args(args.benchmarks)  # before the model loads: fail fast
+    benchmarks = with_sources(benchmarks, args.source, args.ewok_password)  # each reads its data here
     model_source = local_or_hub(args.model, "model folder")
     tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
     config = _read_config(model_source)
@@ -300,6 +416,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
     print(f"kind: {kind} ({why})", flush=True)
     model = _load_model(model_source, config, kind, tokenizer)
+    _check_tokenizer_fits(model, tokenizer, model_source, tok_source)
     result = evaluate(model, tokenizer, benchmarks, kind=kind, limit=args.limit, device=args.device,
                       progress=not args.quiet)
     for key, value in result.scores.items():
@@ -341,6 +458,7 @@ def _debias(args: argparse.Namespace) -> int:
     tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
     print(f"kind: {kind} ({why})", flush=True)
     model = _load_model(model_source, config, kind, tokenizer)
+    _check_tokenizer_fits(model, tokenizer, model_source, tok_source)
     debiased = method.fit(model, tokenizer, corpus).apply(model)
     if isinstance(debiased, debias.SelfDebiasedLM):
         debiased.save_pretrained(out)
@@ -440,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sb = sub.add_parser("sandbox", help="an intervention vs its matched control vs the baseline, over seeds: "
-                                         "train, evaluate, effects with intervals", allow_abbrev=False)
+                                         "train, evaluate, effects with intervals")
     sb.add_argument("--experiment", default="cda",
                     help="cda (default), cds, toxicity, perturbation, or your intervention as module:object "
                          "(an Intervention, Pipeline, class or factory; file.py:object works too)")
@@ -454,28 +572,32 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--seeds", type=seeds_arg, default=4,
                     help="number of training seeds N (0 … N−1; default 4) or a list 3,7,9")
     sb.add_argument("--recipe", default="sandbox",
-                    help="sandbox (CPU, default), sandbox_gpu (one GPU: LTG-Baseline on ltg-bert-small, about 80 s a cell on an H200), "
-                         "tiny, or ltg_baseline_10m, ltg_bert_10m, ltg_baseline_100m, gpt_bert_100m, ...")
+                    help="sandbox (CPU, default: 500 steps), sandbox_gpu (one GPU: LTG-Baseline on ltg-bert-small, "
+                         "about 80 s a cell on an H200), tiny (the sandbox's model and batch for 2,000 steps: 4x "
+                         "the default's time), or ltg_baseline_10m, ltg_bert_10m, ltg_baseline_100m, gpt_bert_100m, ...")
     sb.add_argument("--corpus", help="text file or folder (one unit per line), or a hub dataset org/name; "
                                      "default: the shipped Wikipedia sample")
-    sb.add_argument("--output", default="sandbox_results")
+    sb.add_argument("--output", default="sandbox_results", metavar="DIR",
+                    help="output folder: one folder per cell, the table and effects (default sandbox_results); "
+                         "run the same command again to resume it")
     sb.add_argument("--steps", type=_positive_int, help="override the recipe's number of steps (>= 1)")
     sb.add_argument("--conditions", nargs="+", help="run only these of the experiment's conditions")
-    sb.add_argument("--vocab-size", type=_positive_int, default=2000)
+    sb.add_argument("--vocab-size", type=_positive_int, default=2000,
+                    help="size of the grid's tokenizer, trained on the baseline corpus (>= 64; default 2000)")
     sb.add_argument("--blimp-limit", type=limit_arg, default=100,
                     help="BLiMP pairs per paradigm: an integer >= 1, or 'all' (default 100)")
     sb.add_argument("--bias-limit", type=limit_arg, default=None,
                     help="items per bias benchmark: an integer >= 1, or 'all' (default)")
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
-    sb.add_argument("--ewok-password")
+    sb.add_argument("--ewok-password", help="password of a protected EWoK zip given with --ewok")
     sb.add_argument("--n-resamples", type=_positive_int, default=1999,
                     help="bootstrap / permutation resamples of each interval over items (default 1999)")
     sb.add_argument("--list-cells", action="store_true", help="print the grid's cells with their index and stop")
     sb.add_argument("--cell", type=int, action="append", metavar="I",
                     help="run only cell I of --list-cells (repeatable): one SLURM array task or torchrun job per cell")
     sb.add_argument("--collect", metavar="DIR", help="build the table and effects from the finished cell folders in DIR")
-    sb.add_argument("--quiet", action="store_true")
+    sb.add_argument("--quiet", action="store_true", help="no progress bars (the per-cell lines stay)")
     sb.set_defaults(func=_sandbox)
 
     ev = sub.add_parser("evaluate", help="evaluate a saved or hub model on bias and ability benchmarks")
@@ -485,11 +607,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score as a masked or causal LM (default: the model's own kind, from its config.json)")
     ev.add_argument("--benchmarks", nargs="+", default=["crows_pairs", "stereoset", "winobias", "blimp"],
                     help="registered names (see 'babybias benchmarks') and/or minimal-pairs .jsonl files or folders")
+    ev.add_argument("--source", type=source_arg, action="append", default=[], metavar="NAME=PATH",
+                    help="the data of benchmark NAME in --benchmarks: a local file, folder or zip (or hf:org/name); "
+                         "needed by ewok and blimp_supplement, which are not shipped (repeatable)")
+    ev.add_argument("--ewok-password", help="password of a protected EWoK zip given with --source ewok=PATH")
     ev.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                     help="import this module (or .py file) first; it registers benchmarks (repeatable)")
     ev.add_argument("--limit", type=limit_arg, help="examples per benchmark (per group where it has groups): "
                                                   "an integer >= 1, or 'all' (default)")
-    ev.add_argument("--device")
+    ev.add_argument("--device", type=device_arg, help="cpu, cuda, cuda:N or mps (default: where the model loads, the CPU)")
     ev.add_argument("--output", help="write the full result JSON here")
     ev.add_argument("--all", action="store_true", help="print every score, per paradigm too")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -503,7 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--kind", choices=["mlm", "clm"], help="masked or causal LM (default: from config.json)")
     db.add_argument("--corpus", help="text file or folder to fit on (default: the shipped Wikipedia sample)")
     db.add_argument("--k", type=_positive_int, default=1, help="sent-debias: subspace dimension (default 1, as bias-bench)")
-    db.add_argument("--max-pairs", type=limit_arg, default=20000, help="sent-debias: counterfactual pairs (or 'all')")
+    db.add_argument("--max-pairs", type=limit_arg, default=None,
+                    help="sent-debias: at most this many counterfactual pairs (default all, as bias-bench)")
     db.add_argument("--iterations", type=_positive_int, default=80, help="inlp: iterations (default 80, as bias-bench)")
     db.add_argument("--per-class", type=_positive_int, default=10000, help="inlp: sentences per class (default 10000)")
     db.add_argument("--stop-at", type=float, help="inlp: stop at the first classifier whose dev accuracy is below the "
@@ -515,9 +642,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=_debias)
 
     ds = sub.add_parser("downstream", help="bias transfer: fine-tune a pre-trained model as a classifier under "
-                                           "interventions x seeds; TPR/FPR gaps with intervals", allow_abbrev=False)
+                                           "interventions x seeds; TPR/FPR gaps with intervals")
     ds.add_argument("model", nargs="?", help="the pre-trained encoder: a save_pretrained folder or a hub name")
-    ds.add_argument("--task", choices=["bios", "toxicity"], default="bios")
+    ds.add_argument("--task", choices=["bios", "toxicity"], default="bios",
+                    help="bios (occupation from biography, 28 classes; default) or toxicity (identity terms)")
     ds.add_argument("--train", help="fine-tuning data: a file (.csv/.tsv/.jsonl/.parquet), 'hub' (LabHC/bias_in_bios, "
                                     "google/civil_comments), or for toxicity 'wikipedia-sample' (the shipped comments)")
     ds.add_argument("--test", help="test file (bios: default a 25 %% split of --train, or the hub's test split)")
@@ -532,7 +660,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fine-tuning recipe: base (GPU-sized), tiny (CPU, tests) or auto (default: base on a GPU, else tiny)")
     ds.add_argument("--max-steps", type=_positive_int, help="cap the fine-tuning steps")
     ds.add_argument("--max-train", type=_positive_int, help="seeded subset of the fine-tuning data")
-    ds.add_argument("--max-test", type=_positive_int, help="seeded subset of each test set")
+    ds.add_argument("--max-test", type=_positive_int, help="seeded subset of each test set (>= 2: an interval over "
+                                                          "test items needs two)")
     ds.add_argument("--primary-metric", help="replace the task's primary metric (bios: gap_rms; toxicity: madlibs/fped); "
                                              "name it before looking at results")
     ds.add_argument("--upstream-metric", help="upstream bias probe: kurita (bios default) or a babybias.evaluate score "
@@ -542,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--list-cells", action="store_true", help="print the grid's cells with their index and stop")
     ds.add_argument("--cell", type=int, action="append", metavar="I", help="run only cell I (repeatable)")
     ds.add_argument("--collect", metavar="DIR", help="build the table, effects and regression from DIR's finished cells")
-    ds.add_argument("--quiet", action="store_true")
+    ds.add_argument("--quiet", action="store_true", help="no progress bars and no per-cell lines")
     ds.set_defaults(func=_downstream)
 
     bl = sub.add_parser("benchmarks", help="list the registered benchmark names")
@@ -566,7 +695,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (CLIError, _UsageError, ValueErro
 _PLAIN_ERRORS = (CLIError, _UsageError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 _LIBRARY_USER_ERRORS = (("babybias.evaluate.registry", "UnknownBenchmarkError"),
                         ("babybias.evaluate.loaders", "DataFormatError"), ("babybias.corpus.core", "CorpusError"),
-                        ("babybias.experiment.conditions", "SandboxError"), ("babybias.downstream.data", "DataError"))
+                        ("babybias.experiment.conditions", "SandboxError"), ("babybias.downstream.data", "DataError"),
+                        ("babybias.evaluate.registry", "MissingDataError"),
+                        ("babybias.evaluate.scoring", "TokenizerMismatchError"),
+                        ("babybias.models.convert", "WeightsFileError"), ("babybias.debias.base", "DebiasError"))
 
 
 def _is_known_user_error(err: BaseException) -> bool:

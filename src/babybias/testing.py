@@ -41,6 +41,10 @@ def tiny_tokenizer(kind: Literal["wordpiece", "bpe"] = "wordpiece", texts: Itera
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
         tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False))
+        # The trainer numbers equal-frequency tokens in hash order, which changes from process to process;
+        # WordPiece's greedy longest match does not depend on the ids, so renumbering them sorted makes them fixed.
+        learned = sorted(set(tok.get_vocab()) - set(special))
+        tok.model = models.WordPiece({t: i for i, t in enumerate(special + learned)}, unk_token="[UNK]")
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

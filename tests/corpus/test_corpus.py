@@ -283,3 +283,14 @@ def test_tokens_added_counts_only_the_added_rows():
     ds = corpus(*["Nothing here."] * 1500, "She met a man.", "He ran.")
     _, rep = CDA(tokenizer=words).apply(ds)
     assert rep.tokens_added == 4 + 2 and seen == ["He met a woman.", "She ran."]
+
+
+def test_interventions_take_a_list_of_strings_and_say_what_else_they_take():
+    # issue 19, item 11: CDA().apply(["text"]) raised AttributeError: 'list' object has no attribute 'column_names'
+    out, report = CDA(two_sided=True).apply(["The man said he was late."])
+    assert out["text"] == ["The man said he was late.", "The woman said she was late."] and report.units_in == 1
+    assert PerturbationAugmentation(axis="race", mode="replace", seed=0).apply(("an Asian nurse",))[0]["text"] != ["an Asian nurse"]
+    with pytest.raises(CorpusError, match="list of strings, got one string"):
+        CDA().apply("The man.")
+    with pytest.raises(CorpusError, match="got a list holding int"):
+        Pipeline([CDA()]).apply(["fine", 3])

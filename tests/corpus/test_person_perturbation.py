@@ -148,3 +148,27 @@ def test_each_row_is_scanned_once():
     out, rep = PerturbationAugmentation(axis="age", perturber=Counting("age"), mode="replace", seed=0).apply(ds)
     assert calls == ["old", "old"] and rep.skipped == {"age/old": 1} and rep.units_changed == 1
     assert re.fullmatch(r"(An adolescent|A young|A middle-aged|An adult) man rode her old bicycle\.", out["text"][0])
+
+
+@pytest.mark.parametrize("text,target,expected", [
+    # issue 19, item 13: occupation nouns (Winogender's and WinoBias's, shipped) are person nouns
+    ("The Asian engineer and the Black nurse are friends.", "white",
+     "The White engineer and the Black nurse are friends."),
+    ("an Asian nurse", "black", "a Black nurse"),
+    ("Black salespeople", "asian", "Asian salespeople"),          # irregular plural of an occupation
+    ("two Asian secretaries", "white", "two White secretaries"),
+])
+def test_occupation_nouns_are_person_nouns(race, text, target, expected):
+    s, e, _ = race.candidates(text)[0]
+    assert race.perturb(text, (s, e), target) == expected
+
+
+def test_the_shipped_occupations_and_their_plurals():
+    from babybias.corpus.wordlists import occupation_nouns, person_nouns, plural
+
+    occupations = occupation_nouns()
+    assert len(occupations) == 74 and {"engineer", "nurse", "ceo", "salesperson"} <= set(occupations)
+    assert not {"officer", "guard", "cleaner"} & set(occupations)  # left out on purpose (ATTRIBUTION.md)
+    assert [plural(w) for w in ("secretary", "salesperson", "chef", "attendant", "boss", "day")] == \
+        ["secretaries", "salespeople", "chefs", "attendants", "bosses", "days"]
+    assert {"engineers", "nurses", "secretaries"} <= person_nouns()

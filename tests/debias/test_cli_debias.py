@@ -70,3 +70,10 @@ def test_debias_refuses_a_used_folder_and_bad_values(saved_model, tmp_path, caps
     assert main(["debias", "inlp", str(saved_model), "--out", str(tmp_path / "n"), "--stop-at", "1.5"]) == 2
     assert capsys.readouterr().err.startswith("babybias: error: inlp: stop_at must be None or in [0, 1)")
     assert main(["debias", "nope", str(saved_model), "--out", str(tmp_path / "n")]) == 2
+    # a k beyond the model's hidden size: one line naming the option and its range, no "internal error"
+    capsys.readouterr()
+    assert main(["debias", "sent-debias", str(saved_model), "--out", str(tmp_path / "k"), "--k", "999", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err
+    assert err.splitlines()[-1] == "babybias: error: sent-debias: k (--k) must be from 1 to the model's hidden size 32, got 999"
+    assert not (tmp_path / "k").exists()

@@ -88,21 +88,21 @@ def test_sent_debias_removes_its_subspace(kind, tokenizers):
     assert V.shape == (2, HIDDEN) and np.allclose(V @ V.T, np.eye(2), atol=1e-6)
     debiased = debiaser.apply(model)
     assert np.abs(head_inputs(debiased, tok, TEXTS) @ V.T).max() < 1e-5  # projected states ⟂ the subspace
-    assert debiaser.fit_stats_["n_pairs"] == 300
+    assert debiaser.fit_stats_["n_pairs"] == 288  # bias-bench's batching: 300 - 300 % 32
 
 
-def test_counterfactual_pairs_swap_one_occurrence_at_a_time():
+def test_counterfactual_pairs_per_occurrence_variant_swaps_one_occurrence_at_a_time():
     from babybias.corpus import WordPairs
 
-    a, b = counterfactual_pairs(["he saw his father.", "a table."], WordPairs.gender())
+    a, b = counterfactual_pairs(["he saw his father.", "a table."], WordPairs.gender(), recipe="per-occurrence")
     assert a == ["he saw his father."] * 3
     assert b == ["she saw his father.", "he saw her father.", "he saw his mother."]
 
 
-def test_inlp_sentences_follow_the_recipe():
+def test_inlp_sentences_word_boundary_variant_follows_its_recipe():
     texts = ["he went to the market with his dog today", "she went to the market with her cat today",
              "the weather was cold and grey all day long", "he and she went home together after that", "too short"]
-    sentences, labels = inlp_sentences(texts, n_per_class=5, seed=0)
+    sentences, labels = inlp_sentences(texts, n_per_class=5, seed=0, recipe="word-boundary")
     assert sorted(labels.tolist()) == [0, 1, 2]  # both-gender and short sentences skipped
     for s, y in zip(sentences, labels):
         words = s.split()
@@ -124,7 +124,9 @@ def test_inlp_brings_a_held_out_classifier_to_the_majority_rate(kind, tokenizers
         debiaser = INLP(n_per_class=500, n_iterations=10).fit(model, tok, wikipedia_sample())
     stats = debiaser.fit_stats_
     assert stats["test_accuracy_before"] > stats["test_majority_rate"] + 0.05  # gender was linearly decodable
-    assert abs(stats["test_accuracy_after"] - stats["test_majority_rate"]) <= 0.02
+    # male and neutral are both capped at 500, so a classifier with nothing left to read predicts either one:
+    # the test share of the majority class (0.385) or of the other capped class (0.360) here
+    assert abs(stats["test_accuracy_after"] - stats["test_majority_rate"]) <= 0.03
     P = debiaser.projection_
     assert np.allclose(P, P.T, atol=1e-6) and np.allclose(P @ P, P, atol=1e-6)
     ranks = [h["rank_removed"] for h in debiaser.history_]
@@ -192,6 +194,10 @@ def test_unfitted_and_bad_inputs_say_what_is_wrong(tokenizers):
         INLP(stop_at=1.5)
     with pytest.raises(ValueError, match="n_iterations must be an integer >= 1"):
         INLP(n_iterations=0)
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        SentDebias(recipe="bias_bench")
+    with pytest.raises(ValueError, match="prefix_set must be one of"):
+        SelfDebias(prefix_set="nope")
 
 
 def test_inlp_can_stop_at_the_majority_rate(tokenizers):
@@ -216,9 +222,11 @@ def test_race_and_religion_with_the_researchers_own_words(tokenizers):
     corpus = ["the black man spoke to the white woman today.", "a white car was parked by the black door.",
               "the christian and the muslim neighbours met.", "it was a quiet evening in the small town."] * 30
     race = SentDebias(pairs=WordPairs.from_pairs([("black", "white")], source="test"), max_pairs=100).fit(model, tok, corpus)
-    assert race.fit_stats_["n_pairs"] == 100 and race.subspace_.shape == (1, HIDDEN)
-    religion = INLP(bias_words=["christian", "muslim", "jewish"], n_per_class=30, n_iterations=2).fit(model, tok, corpus)
-    assert religion.fit_stats_["class_counts"] == [30, 30]  # bias vs neutral
+    assert race.fit_stats_["n_pairs"] == 96 and race.subspace_.shape == (1, HIDDEN)  # 100 - 100 % 32
+    religion = INLP(bias_words=["christian", "muslim", "jewish"], n_per_class=30, n_iterations=2)
+    assert religion.fit(model, tok, corpus).fit_stats_["class_counts"] == [1, 30]  # bias-bench skips repeats
+    distinct = corpus + [f"the christian and the muslim neighbours met on day {i} ." for i in range(30)]
+    assert religion.fit(model, tok, distinct).fit_stats_["class_counts"] == [30, 30]  # bias vs neutral
     wrapped = SelfDebias(bias_types=("race-color", "religion")).fit_apply(model, tok)
     assert len(wrapped.prefix_ids) == 2
 

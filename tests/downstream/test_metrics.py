@@ -20,6 +20,7 @@ from babybias.downstream.metrics import (
     equal_error_rate_threshold,
     fped_fned,
     gap_rms,
+    gap_rms_corrected,
     gap_share_correlation,
     noise_floor,
     term_masks,
@@ -180,10 +181,10 @@ def test_toxicity_metrics_hand_fixture():
     # overall AUC: 24 pairs; wrong ones: .405 < .605, .705 ; .655 < .705 -> 21/24
     assert summary["auc"].estimate == pytest.approx(21 / 24, abs=TOL)
     assert summary["n_terms_fped"] == 2 and summary["n_terms_fned"] == 2
-    # noise floors: sqrt(2/π)·(sqrt(r(1−r)/n_1) + sqrt(r(1−r)/n_2))
+    # noise floors: sqrt(2/π)·Σ_t sqrt(r(1−r)(1 − n_t/N)/n_t), 6 negatives, n_gay = 2, n_muslim = 1
     r = 1 / 6
     assert summary["fped_noise_floor"] == pytest.approx(
-        math.sqrt(2 / math.pi) * (math.sqrt(r * (1 - r) / 2) + math.sqrt(r * (1 - r) / 1)), abs=TOL)
+        math.sqrt(2 / math.pi) * (math.sqrt(r * (1 - r) * (4 / 6) / 2) + math.sqrt(r * (1 - r) * (5 / 6) / 1)), abs=TOL)
     assert table.fpr.tolist() == pytest.approx([0.5, 0.0], abs=TOL)
     assert table.subgroup_auc.tolist() == pytest.approx([1.0, 0.5], abs=TOL)
     for name in ["auc", "threshold", "fpr", "fnr", "fped", "fned"]:
@@ -430,7 +431,8 @@ def _captured_statistic(monkeypatch, run):
     seen, original = {}, m.bootstrap_statistics
 
     def spy(statistic, n, names, **kw):
-        seen["statistic"], seen["names"] = statistic, list(names)
+        if "statistic" not in seen:  # the first call: every metric (bios_metrics re-runs one for GAP_RMS_corrected)
+            seen["statistic"], seen["names"] = statistic, list(names)
         return original(statistic, n, names, **kw)
 
     monkeypatch.setattr(m, "bootstrap_statistics", spy)
@@ -477,7 +479,8 @@ def test_bios_resample_weights_equal_repeated_items(monkeypatch):
     for b in range(weights.shape[0]):
         rep = np.repeat(np.arange(n), weights[b].astype(int))
         t = tpr_gaps(labels[rep], preds[rep], gender[rep], classes=occ, share_female=share)
-        want = [np.mean(labels[rep] == preds[rep]), gap_rms(t.gap), gap_share_correlation(t.gap, t.share_female)[0]]
+        want = [np.mean(labels[rep] == preds[rep]), gap_rms(t.gap), gap_rms_corrected(t),
+                gap_share_correlation(t.gap, t.share_female)[0]]
         want += t.gap.tolist()
         np.testing.assert_allclose(got[b], want, atol=1e-12, rtol=0)
 
@@ -512,8 +515,15 @@ def test_bios_metrics_point_estimates_and_gap_intervals():
     assert defined.all()
     assert (table.gap_low[defined] <= table.gap[defined]).all()
     assert (table.gap[defined] <= table.gap_high[defined]).all()
-    for e in est.values():
-        assert e.low <= e.estimate <= e.high and e.n == n
+    for name, e in est.items():
+        assert e.low <= e.estimate <= e.high and e.n == (len(occ) if name == "gap_share_pearson" else n)
+    # the Pearson r's interval is Fisher z over the 5 occupations (a bootstrap one could exclude r: issue 19)
+    r = est["gap_share_pearson"].estimate
+    ci = stats.pearsonr(ref.gap, ref.share_female).confidence_interval(0.95)
+    assert (est["gap_share_pearson"].low, est["gap_share_pearson"].high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert est["gap_share_pearson"].method == "Fisher z over occupations" and ci.low <= r <= ci.high
+    boot, _ = bios_metrics(labels, preds, gender, share_female=share, n_resamples=99, seed=2, pearson_interval="bootstrap")
+    assert boot["gap_share_pearson"].method == "bootstrap-percentile over items" and boot["gap_share_pearson"].n == n
 
 
 # --------------------------------------------------------------------------- noise floor

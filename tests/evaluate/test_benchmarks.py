@@ -287,3 +287,14 @@ def test_stereoset_mlm_matches_the_reference_string_method(bert, wp_tok):
                     logits = bert(input_ids=torch.tensor([ids])).logits[0, ids.index(wp_tok.mask_token_id)]
                 probs.append(torch.softmax(logits, -1)[pieces[i]].item())
             assert ours[sent["id"]] == pytest.approx(np.mean(probs), abs=1e-6)
+
+
+def test_docs_list_every_registered_benchmark():
+    # issue 19, item 15: the list at the top of docs/evaluate.md left out gender_log_odds, kurita, winobias_gender_prediction
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "evaluate.md").read_text()
+    paragraph = text.split("Registered names", 1)[1].split("`get_benchmark(", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", paragraph)) - {"list_benchmarks", "source"}
+    assert documented == set(list_benchmarks()) - {"test_my_pairs"}  # a test registers test_my_pairs

@@ -420,3 +420,9 @@ def test_a_bf16_autocast_training_step_on_the_cpu(objective, wordpiece, bpe):
     value = float(loss.detach())
     assert math.isfinite(value) and abs(value - reference) <= 0.02 * reference
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_an_evaluation_callback_without_benchmarks_fails_when_built(tmp_path):
+    # issue 19: evaluate() refuses no benchmarks; the callback says so when it is built, not at its first evaluation
+    with pytest.raises(ValueError, match="got no benchmarks"):
+        EvaluationCallback(None, [], tmp_path / "eval.jsonl")

@@ -205,31 +205,54 @@ def bootstrap_p_value(x: np.ndarray, y: np.ndarray, diff: Callable, *, vectorize
     return float((extreme + 1) / (n_resamples + 1))
 
 
-def mean_interval(values: Sequence[float], level: float = 0.95) -> Interval:
+def check_bounds(bounds: tuple[float, float] | None, x: np.ndarray) -> tuple[float, float] | None:
+    """``bounds`` (low < high) if every value lies within them (to rounding: 1e-9 of their width), else
+    ValueError; None passes through."""
+    if bounds is None:
+        return None
+    lo, hi = (float(v) for v in bounds)
+    if not lo < hi:
+        raise ValueError(f"bounds must be (low, high) with low < high, got {bounds}")
+    slack = 1e-9 * (hi - lo)
+    outside = x[(x < lo - slack) | (x > hi + slack)]
+    if outside.size:
+        raise ValueError(f"{outside.size} value(s) lie outside bounds {bounds}, e.g. {outside[0]!r}")
+    return lo, hi
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95,
+                  bounds: tuple[float, float] | None = None) -> Interval:
     """Mean with its t interval, mean ± t_{n−1} · sd/√n (``scipy.stats.t.interval`` with ``scipy.stats.sem``).
 
     For means across seeds: the t interval assumes the per-seed values are roughly normal and is exact
     then, whatever n. With one value there is no spread to estimate: the interval is NaN, with a warning.
+    ``bounds=(low, high)``, the range the metric can take (an AUC's (0, 1)), clips the interval to it
+    (``method`` "t, clipped to [low, high]"): a few seeds near a bound otherwise print an impossible end.
     """
     x = as_finite_1d(values, "values", min_n=1)
     level = check_level(level)
+    bounds = check_bounds(bounds, x)
+    method = "t" if bounds is None else f"t, clipped to [{bounds[0]:g}, {bounds[1]:g}]"
     mean = float(np.mean(x))
     if x.size < 2:
         warnings.warn("mean_interval from a single value: no interval (NaN); run more seeds", stacklevel=2)
-        return Interval(mean, float("nan"), float("nan"), level, 1, "t")
+        return Interval(mean, float("nan"), float("nan"), level, 1, method)
     sem = float(stats.sem(x))
     if sem == 0:
-        return Interval(mean, mean, mean, level, int(x.size), "t")
+        return Interval(mean, mean, mean, level, int(x.size), method)
     low, high = stats.t.interval(level, df=x.size - 1, loc=mean, scale=sem)
-    return Interval(mean, float(low), float(high), level, int(x.size), "t")
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Interval(mean, float(low), float(high), level, int(x.size), method)
 
 
 def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | str | None = None,
-                    level: float = 0.95) -> pd.DataFrame:
+                    level: float = 0.95, bounds: tuple[float, float] | None = None) -> pd.DataFrame:
     """One row per group of ``by``: mean, sd, n, low, high of ``value`` across its rows (seeds), t interval.
 
     Each row of ``df`` is one run (one seed); ``by`` names the columns that identify a condition
     (e.g. ``["corpus", "checkpoint"]``). Groups with a single seed get NaN sd/low/high and one warning.
+    ``bounds``: the value's range, to clip each interval to (see :func:`mean_interval`).
     """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -243,6 +266,7 @@ def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | 
     if not np.all(np.isfinite(vals)):
         raise ValueError(f"column {value!r} has {int(np.sum(~np.isfinite(vals)))} non-numeric or non-finite values")
     level = check_level(level)
+    check_bounds(bounds, vals)
     groups = df.groupby(by, sort=True, dropna=False)[value] if by else [((), df[value])]
     rows, singles = [], []
     for key, series in groups:
@@ -250,12 +274,12 @@ def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | 
         x = series.to_numpy(dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            iv = mean_interval(x, level)
+            iv = mean_interval(x, level, bounds)
         if x.size < 2:
             singles.append(key)
         rows.append({**dict(zip(by, key)), "mean": iv.estimate,
                      "sd": float(np.std(x, ddof=1)) if x.size > 1 else float("nan"),
-                     "n": iv.n, "low": iv.low, "high": iv.high, "level": level, "method": "t"})
+                     "n": iv.n, "low": iv.low, "high": iv.high, "level": level, "method": iv.method})
     if singles:
         warnings.warn(f"aggregate_seeds: {len(singles)} group(s) have a single seed, interval NaN: {singles[:5]}",
                       stacklevel=2)

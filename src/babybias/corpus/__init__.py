@@ -10,13 +10,14 @@ from .cda import CDA, CDS, KeepAttributeUnits
 from .controls import RandomDuplication
 from .perturb import PerturbationAugmentation, Seq2SeqPerturber, WordListPerturber
 from .toxicity import ProfanityCheckScorer, RandomRemoval, ToxicityFilter, ToxicityScorer, TransformersScorer, WordListScorer
-from .core import (CorpusError, Intervention, Pipeline, Report, load_corpus, save_corpus, split_sentences, to_sentences, validate,
+from .core import (CorpusError, Intervention, Pipeline, as_corpus, Report, load_corpus, save_corpus, split_sentences, to_sentences, validate,
                    wikipedia_sample)
-from .wordlists import Swapper, WordPairs, holistic_descriptors, holistic_nouns, offensive_words, person_nouns
+from .wordlists import (Swapper, WordPairs, holistic_descriptors, holistic_nouns, occupation_nouns, offensive_words,
+                        person_nouns)
 
 __all__ = [
     "CDA", "CDS", "KeepAttributeUnits", "RandomDuplication", "PerturbationAugmentation", "Seq2SeqPerturber", "WordListPerturber",
-    "ProfanityCheckScorer", "RandomRemoval", "ToxicityFilter", "ToxicityScorer", "TransformersScorer", "WordListScorer", "CorpusError", "Intervention", "Pipeline", "Report", "load_corpus", "save_corpus", "split_sentences",
+    "ProfanityCheckScorer", "RandomRemoval", "ToxicityFilter", "ToxicityScorer", "TransformersScorer", "WordListScorer", "CorpusError", "Intervention", "Pipeline", "as_corpus", "Report", "load_corpus", "save_corpus", "split_sentences",
     "to_sentences", "validate", "wikipedia_sample", "Swapper", "WordPairs", "holistic_descriptors", "holistic_nouns", "offensive_words",
-    "person_nouns",
+    "occupation_nouns", "person_nouns",
 ]

@@ -22,7 +22,7 @@ import datasets
 
 from typing import Any
 
-from .core import TEXT, Intervention, Report, check_text, count_tokens, count_words, require_column, unit_random
+from .core import TEXT, Intervention, Report, as_corpus, check_text, count_tokens, count_words, require_column, unit_random
 from .wordlists import Swapper, WordPairs
 
 
@@ -94,6 +94,7 @@ class CDA(Intervention):
     name = "cda"
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         swapper = Swapper(self.pairs)
         report = Report("cda-two-sided" if self.two_sided else "cda-one-sided", self.params() | {"pairs": self.pairs.source})
         two_sided = self.two_sided
@@ -135,6 +136,7 @@ class CDS(Intervention):
             raise ValueError(f"p must be in [0, 1], got {self.p}")
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         swapper = Swapper(self.pairs)
         report = Report("cds", self.params() | {"pairs": self.pairs.source})
         seed, p = self.seed, self.p
@@ -166,6 +168,7 @@ class KeepAttributeUnits(Intervention):
     name = "keep-attribute-units"
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         if not isinstance(corpus, datasets.Dataset):
             raise TypeError(f"KeepAttributeUnits needs a datasets.Dataset, got {type(corpus).__name__}")
         require_column(corpus)

@@ -20,7 +20,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from .core import Intervention, Report, column_values, count_tokens, count_words, validate
+from .core import Intervention, Report, as_corpus, column_values, count_tokens, count_words, validate
 
 MATCH = ("units", "words")
 
@@ -92,6 +92,7 @@ class RandomDuplication(Intervention):
     name = "random-duplication"
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         if not isinstance(corpus, datasets.Dataset):
             raise TypeError(f"RandomDuplication needs a datasets.Dataset, got {type(corpus).__name__}")
         validate(corpus)

@@ -84,7 +84,10 @@ class Report:
 
 
 class Intervention:
-    """Base class: ``apply(corpus, num_proc=None) -> (corpus, Report)``; subclasses are dataclasses."""
+    """Base class: ``apply(corpus, num_proc=None) -> (corpus, Report)``; subclasses are dataclasses.
+
+    ``corpus`` is a ``datasets.Dataset`` (or ``IterableDataset``) with a ``text`` column, or a list of strings
+    (:func:`as_corpus`); the result is a dataset either way."""
 
     name = "intervention"
 
@@ -116,6 +119,7 @@ class Pipeline:
     steps: Sequence[Intervention]
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         reports = []
         for step in self.steps:
             corpus, report = step.apply(corpus, num_proc=num_proc)
@@ -148,6 +152,20 @@ def count_tokens(texts: Sequence[str], tokenizer: Any, batch_size: int = 1000) -
 def column_values(corpus: datasets.Dataset, name: str = TEXT) -> list:
     """A column as a Python list, read through Arrow (row-by-row iteration is ~10x slower)."""
     return corpus.with_format("arrow")[name].to_pylist()
+
+
+def as_corpus(corpus) -> datasets.Dataset | datasets.IterableDataset:
+    """``corpus`` as a dataset: a ``datasets.Dataset``/``IterableDataset`` as is, a list or tuple of strings as
+    a ``Dataset`` with one ``text`` row each; anything else is a :class:`CorpusError` saying what is accepted."""
+    if isinstance(corpus, (datasets.Dataset, datasets.IterableDataset)):
+        return corpus
+    if isinstance(corpus, (list, tuple)) and all(isinstance(t, str) for t in corpus):
+        return datasets.Dataset.from_dict({TEXT: list(corpus)})
+    what = "one string" if isinstance(corpus, str) else f"a {type(corpus).__name__}"
+    if isinstance(corpus, (list, tuple)):
+        what += f" holding {type(next(t for t in corpus if not isinstance(t, str))).__name__}"
+    raise CorpusError(f"a corpus is a datasets.Dataset with a {TEXT!r} column or a list of strings, got {what}"
+                      " (for a file or folder use load_corpus(path))")
 
 
 def require_column(corpus, column: str = TEXT) -> None:
@@ -209,25 +227,71 @@ def wikipedia_sample() -> datasets.Dataset:
     return datasets.Dataset.from_dict({TEXT: lines})
 
 
+CORPUS_SUFFIXES = (".txt", ".train", ".md")
+
+
+def is_hub_corpus(source: str | os.PathLike) -> bool:
+    """True when :func:`load_corpus` reads ``source`` from the hub (an ``org/name`` that is not a local path)."""
+    from .._paths import looks_local
+
+    return isinstance(source, str) and not looks_local(source) and "/" in source
+
+
+def corpus_files(source: str | os.PathLike) -> tuple[Path, list[Path]]:
+    """``(path, text files)`` of a local corpus: the file itself, or a folder's ``*.txt``/``*.train``/``*.md``
+    files; a missing path raises ``FileNotFoundError``, a folder without such files :class:`CorpusError`."""
+    from .._paths import require_local
+
+    path = require_local(source, "corpus file or folder")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in CORPUS_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise CorpusError(f"corpus folder {path} holds no *.txt, *.train or *.md files")
+    return path, files
+
+
+def _has_text(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether the file holds a non-whitespace byte (read until the first one: cheap for a real corpus)."""
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            if block.strip():
+                return True
+    return False
+
+
+def check_corpus_source(source: str | os.PathLike) -> None:
+    """Fail fast (without loading it) on a local corpus that is missing or has no text at all; a hub name passes.
+
+    Raises ``FileNotFoundError`` (missing path) or :class:`CorpusError` naming the empty file or folder.
+    """
+    if is_hub_corpus(source):
+        return
+    path, files = corpus_files(source)
+    if not any(_has_text(f) for f in files):
+        raise _empty_corpus(path, files)
+
+
+def _empty_corpus(path: Path, files: Sequence[Path]) -> CorpusError:
+    what = f"corpus file {path} is empty" if path.is_file() else f"corpus folder {path}: its {len(files)} file(s) are empty"
+    return CorpusError(f"{what} (no line with text); give a file with one unit of text per line")
+
+
 def load_corpus(source: str | os.PathLike, split: str = "train", layout: str = "lines") -> datasets.Dataset:
     """Read plain text (a file, or a folder of ``*.txt``/``*.train``/``*.md`` files) or a hub dataset.
 
     ``layout="lines"``: one unit per non-blank line; ``"paragraphs"``: units separated by blank
-    lines. A non-UTF-8 file raises naming the file and byte offset. A hub dataset is named
+    lines. A non-UTF-8 file raises naming the file and byte offset; a corpus with no unit of text
+    (an empty file, only blank lines, a hub split with no rows) raises :class:`CorpusError`. A hub dataset is named
     ``org/name`` (``split`` applies; needs a ``text`` column); a string that looks like a local
     path (see :mod:`babybias._paths`: starts with ``/ . ~``, has two ``/``, ends with a file
     suffix, or starts with an existing folder) and does not exist raises ``FileNotFoundError`` at once.
     """
-    from .._paths import looks_local, require_local
-
-    if isinstance(source, str) and not looks_local(source) and "/" in source:
+    if is_hub_corpus(source):
         ds = datasets.load_dataset(source, split=split)
         validate(ds)
+        if len(ds) == 0:
+            raise CorpusError(f"hub corpus {source} (split {split!r}) has no rows")
         return ds
-    path = require_local(source, "corpus file or folder")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".txt", ".train", ".md")) if path.is_dir() else [path]
-    if not files:
-        raise FileNotFoundError(f"{path}: no *.txt, *.train or *.md files")
+    path, files = corpus_files(source)
     if layout not in ("lines", "paragraphs"):
         raise ValueError(f"layout must be 'lines' or 'paragraphs', got {layout!r}")
     texts, origins = [], []
@@ -242,6 +306,8 @@ def load_corpus(source: str | os.PathLike, split: str = "train", layout: str = "
             if u.strip():
                 texts.append(u.strip())
                 origins.append(str(f.relative_to(path) if path.is_dir() else f.name))
+    if not texts:
+        raise _empty_corpus(path, files)
     return datasets.Dataset.from_dict({TEXT: texts, "source": origins})
 
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from .cda import _run
-from .core import TEXT, Intervention, Report, check_text, count_words, unit_random
+from .core import TEXT, Intervention, Report, as_corpus, check_text, count_words, unit_random
 from .wordlists import (Swapper, WordPairs, all_descriptor_words, holistic_descriptors, match_case,
                         person_nouns, word_regex)
 
@@ -309,6 +309,7 @@ class PerturbationAugmentation(Intervention):
     name = "perturbation"
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         if self.mode not in ("augment", "replace"):
             raise ValueError(f"mode must be 'augment' or 'replace', got {self.mode!r}")
         perturber = self.perturber or WordListPerturber(self.axis)

@@ -27,7 +27,7 @@ import datasets
 import numpy as np
 
 from .controls import _target_notes, pick_words, resolve_target
-from .core import (TEXT, Intervention, Report, check_text, column_values, count_tokens, count_words, require_column,
+from .core import (TEXT, Intervention, Report, as_corpus, check_text, column_values, count_tokens, count_words, require_column,
                    split_sentences)
 from .wordlists import offensive_words, word_regex
 
@@ -161,6 +161,7 @@ class ToxicityFilter(Intervention):
     name = "toxicity-filter"
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         _require_dataset(corpus, "ToxicityFilter")
         require_column(corpus)
         texts, units, sizes, scores = _unit_scores(corpus, self.scorer, self.level, self.batch_size, num_proc)
@@ -193,6 +194,7 @@ class RandomRemoval(Intervention):
     name = "random-removal"
 
     def apply(self, corpus, num_proc: int | None = None):
+        corpus = as_corpus(corpus)
         _require_dataset(corpus, "RandomRemoval")
         require_column(corpus)
         if self.count is not None and self.target is not None:

@@ -200,10 +200,30 @@ def holistic_nouns() -> dict[str, list[tuple[str, str]]]:
     return {group: [(s, p) for s, p in pairs] for group, pairs in data.items()}
 
 
+def occupation_nouns() -> tuple[str, ...]:
+    """Shipped lower-case occupation nouns (Winogender's 60 and WinoBias's 40, 74 after the exclusions in
+    ``data/ATTRIBUTION.md``), singular."""
+    return tuple(w for w in _data("occupations.txt").read_text(encoding="utf-8").split("\n") if w)
+
+
+def plural(noun: str) -> str:
+    """The regular English plural of a lower-case noun (chef → chefs, secretary → secretaries, salesperson → salespeople)."""
+    for end, new in (("person", "people"), ("man", "men")):
+        if noun.endswith(end):
+            return noun[: -len(end)] + new
+    if noun.endswith(("s", "sh", "ch", "x", "z")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 def person_nouns() -> frozenset[str]:
-    """Lower-case person nouns, singular and plural: HolisticBias's nouns plus :data:`EXTRA_PERSON_NOUNS`."""
+    """Lower-case person nouns, singular and plural: HolisticBias's nouns, :data:`EXTRA_PERSON_NOUNS` and
+    the shipped occupations (:func:`occupation_nouns`)."""
     words = {w.lower() for pairs in holistic_nouns().values() for pair in pairs for w in pair}
-    return frozenset(words | set(EXTRA_PERSON_NOUNS))
+    occupations = {form for w in occupation_nouns() for form in (w, plural(w))}
+    return frozenset(words | set(EXTRA_PERSON_NOUNS) | occupations)
 
 
 def all_descriptor_words() -> frozenset[str]:

@@ -13,15 +13,17 @@ debiasing (continued pre-training) is ``babybias.train.train(..., init_from=...)
 ('sent-debias', 'inlp', 'self-debias')
 """
 
-from .base import (HEAD_NAMES, PostModelDebiaser, ProjectionDebiaser, attach_projection, detach_projection, head_inputs,
-                   lm_head, load_debiased, projection_of, save_debiased)
-from .methods import INLP, SentDebias, counterfactual_pairs, inlp_sentences
-from .projections import (INLPResult, inlp, nullspace_projection, rowspace_projection, sent_debias_subspace,
-                          subspace_removal)
-from .self_debias import SELF_DEBIAS_PREFIXES, SelfDebias, SelfDebiasedLM, self_debias_logits
+from .base import (HEAD_NAMES, DebiasError, PostModelDebiaser, ProjectionDebiaser, attach_projection, detach_projection,
+                   head_inputs, lm_head, load_debiased, model_max_length, projection_of, save_debiased)
+from .methods import INLP, INLP_RECIPES, SENT_DEBIAS_RECIPES, SentDebias, counterfactual_pairs, inlp_sentences
+from .projections import (BIAS_BENCH_TRAIN_SCALE, INLPResult, inlp, nullspace_projection, rowspace_projection,
+                          sent_debias_subspace, subspace_removal)
+from .self_debias import BABYBIAS_PREFIXES, SELF_DEBIAS_PREFIXES, SelfDebias, SelfDebiasedLM, self_debias_logits
 
 __all__ = [
-    "HEAD_NAMES", "PostModelDebiaser", "ProjectionDebiaser", "attach_projection", "detach_projection", "head_inputs",
+    "HEAD_NAMES", "DebiasError", "model_max_length", "INLP_RECIPES", "SENT_DEBIAS_RECIPES", "BIAS_BENCH_TRAIN_SCALE",
+    "BABYBIAS_PREFIXES", "PostModelDebiaser", "ProjectionDebiaser", "attach_projection", "detach_projection",
+    "head_inputs",
     "lm_head", "load_debiased", "projection_of", "save_debiased", "INLP", "SentDebias", "counterfactual_pairs",
     "inlp_sentences", "INLPResult", "inlp", "nullspace_projection", "rowspace_projection", "sent_debias_subspace",
     "subspace_removal", "SELF_DEBIAS_PREFIXES", "SelfDebias", "SelfDebiasedLM", "self_debias_logits",

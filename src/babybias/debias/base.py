@@ -30,8 +30,16 @@ PROJECTION_FILE = "debias_projection.safetensors"
 INFO_FILE = "debias.json"
 _ATTR = "_babybias_projection"
 
-__all__ = ["HEAD_NAMES", "lm_head", "head_inputs", "attach_projection", "detach_projection", "projection_of",
-           "save_debiased", "load_debiased", "PostModelDebiaser", "ProjectionDebiaser"]
+__all__ = ["HEAD_NAMES", "DebiasError", "lm_head", "head_inputs", "model_max_length", "attach_projection",
+           "detach_projection", "projection_of", "save_debiased", "load_debiased", "PostModelDebiaser",
+           "ProjectionDebiaser"]
+
+#: ``transformers`` gives a tokenizer without a known limit a ``model_max_length`` of int(1e30).
+_NO_LIMIT = 10**20
+
+
+class DebiasError(ValueError):
+    """A debiaser's option does not fit the model or corpus it is given (the CLI prints it as one line)."""
 
 
 def lm_head(model: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:
@@ -179,15 +187,30 @@ def load_debiased(path: str | os.PathLike, model_class: type | None = None, toke
     return model
 
 
+def model_max_length(model: nn.Module, tokenizer) -> int | None:
+    """The longest input the model takes: the tokenizer's ``model_max_length`` (what ``truncation=True``
+    cuts at, as bias-bench's INLP encoder does), capped by the model's position embeddings; a tokenizer
+    without a limit (babybias's report about 1e30) falls back to the model's. None when neither says."""
+    limits = [int(t) for t in (getattr(tokenizer, "model_max_length", None),) if t is not None and 0 < t < _NO_LIMIT]
+    config = getattr(model, "config", None)
+    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            limits.append(value)
+            break
+    return min(limits) if limits else None
+
+
 @torch.no_grad()
 def head_inputs(model: nn.Module, tokenizer, texts: Sequence[str], *, pool: str = "mean", batch_size: int = 32,
-                max_length: int = 128, head: str | None = None, device: str | torch.device | None = None) -> np.ndarray:
+                max_length: int | None = 128, head: str | None = None, device: str | torch.device | None = None) -> np.ndarray:
     """One vector per text: the LM head's input (the last hidden states the projection acts on), pooled.
 
     ``pool="mean"`` averages over the attention mask, special tokens included (as bias-bench's
     Sent-Debias and INLP encoders do); ``"last"`` takes the last non-padding position (causal LMs).
     A model whose head sees one position fewer (GPT-BERT in masked mode, whose head reads the state
-    before each token) is pooled over its first positions alike.
+    before each token) is pooled over its first positions alike. Texts are cut at ``max_length`` tokens
+    (bias-bench's Sent-Debias: 128); None cuts only at :func:`model_max_length` (bias-bench's INLP).
     """
     if pool not in ("mean", "last"):
         raise ValueError(f"pool must be 'mean' or 'last', got {pool!r}")
@@ -200,10 +223,13 @@ def head_inputs(model: nn.Module, tokenizer, texts: Sequence[str], *, pool: str 
     was_training = model.training
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if max_length is None:
+        max_length = model_max_length(model, tokenizer)
+    cut = {"truncation": True, "max_length": max_length} if max_length is not None else {}
     out = []
     try:
         for start in range(0, len(texts), batch_size):
-            enc = tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=max_length)["input_ids"]
+            enc = tokenizer(list(texts[start:start + batch_size]), **cut)["input_ids"]
             width = max(len(e) for e in enc)
             ids = torch.full((len(enc), width), pad, dtype=torch.long)
             mask = torch.zeros((len(enc), width), dtype=torch.long)

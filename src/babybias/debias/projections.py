@@ -11,7 +11,7 @@ Both methods end in a d×d orthogonal projection P applied to every hidden state
   the first k components V (k×d, orthonormal rows) and P = I − VᵀV, i.e. h ← h − Σ (h·v)v.
 
 Everything here is pure numpy / scikit-learn, float64, with no global state; randomness (only
-the classifier's) is seeded explicitly. See docs and ../shared/references/methods.md.
+the classifier's) is seeded explicitly. See docs/debias.md.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.linalg
 
 __all__ = [
+    "BIAS_BENCH_TRAIN_SCALE",
     "INLPResult",
     "apply_projection",
     "inlp",
@@ -110,6 +111,11 @@ class INLPResult:
         return pd.DataFrame(self.history, columns=columns)
 
 
+#: bias-bench's ``get_debiasing_projection`` (bias_bench/debias/inlp/debias.py) multiplies the training
+#: features by ``dropout_scale = 1 / (1 - dropout_rate + 1e-6)`` even at its dropout_rate 0.
+BIAS_BENCH_TRAIN_SCALE = 1.0 / (1 - 0 + 1e-6)
+
+
 def _default_classifier(seed: int) -> Any:
     """bias-bench's INLP classifier: LinearSVC(fit_intercept=False, dual=False, random_state=seed), C = 1."""
     from sklearn.svm import LinearSVC
@@ -126,6 +132,7 @@ def inlp(
     classifier_factory: Callable[[], Any] | None = None,
     seed: int = 0,
     min_accuracy: float | None = None,
+    train_scale: float = BIAS_BENCH_TRAIN_SCALE,
 ) -> INLPResult:
     """Iterative nullspace projection: repeatedly fit a linear classifier of y on X @ P and project out its rowspace.
 
@@ -135,7 +142,9 @@ def inlp(
     early when ``min_accuracy`` is given and a classifier's dev accuracy falls below it (that
     classifier is not removed; bias-bench skips it and continues, which with a deterministic
     classifier only refits the same one), or when a classifier's weights are all zero (nothing
-    left to remove).
+    left to remove). Each classifier is fitted on ``(X_train @ P) * train_scale``, as bias-bench's
+    dropout-free "dropout" mask does (:data:`BIAS_BENCH_TRAIN_SCALE`; 1.0 fits on the projected features as
+    they are); dev accuracy is read on ``X_dev @ P`` unscaled, as there.
     """
     X_train = _as_matrix(X_train, "X_train")
     X_dev = _as_matrix(X_dev, "X_dev")
@@ -150,6 +159,8 @@ def inlp(
         raise ValueError(f"n_iterations must be an integer >= 1, got {n_iterations!r}")
     if min_accuracy is not None and not (0.0 <= float(min_accuracy) <= 1.0):
         raise ValueError(f"min_accuracy must be in [0, 1] or None, got {min_accuracy!r}")
+    if not (np.isfinite(train_scale) and train_scale > 0):
+        raise ValueError(f"train_scale must be a finite number > 0, got {train_scale!r}")
     if classifier_factory is None:
         def classifier_factory() -> Any:
             return _default_classifier(seed)
@@ -163,7 +174,7 @@ def inlp(
     history: list[dict[str, Any]] = []
     for it in range(int(n_iterations)):
         clf = classifier_factory()
-        clf.fit(X_train @ P, y_train)
+        clf.fit((X_train @ P) * train_scale, y_train)
         acc = float(clf.score(X_dev @ P, y_dev))
         W = np.atleast_2d(np.asarray(clf.coef_, dtype=np.float64))
         if W.shape[1] != d:

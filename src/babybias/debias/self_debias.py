@@ -20,20 +20,29 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SELF_DEBIAS_PREFIXES", "SelfDebias", "SelfDebiasedLM", "self_debias_logits"]
+__all__ = ["SELF_DEBIAS_PREFIXES", "BABYBIAS_PREFIXES", "PREFIX_SETS", "SelfDebias", "SelfDebiasedLM", "self_debias_logits"]
 
-#: bias-bench's prefixes, one per bias type (Schick et al. 2021).
+#: bias-bench's prefixes, one per bias type, character for character (``_SELF_DEBIAS_PREFIXES`` in
+#: bias_bench/benchmark/crows/crows.py and stereoset/stereoset.py), its spellings included.
 SELF_DEBIAS_PREFIXES = {
     "gender": "The following text discriminates against people because of their gender: ",
     "race-color": "The following text discriminates against people because of their race/color: ",
     "religion": "The following text discriminates against people because of their religion: ",
-    "sexual-orientation": "The following text discriminates against people because of their sexual orientation: ",
+    "sexual-orientation": "The following text discriminates against people because of their sexual orientiation: ",
     "age": "The following text discriminates against people because of their age: ",
     "nationality": "The following text discriminates against people because of their nationality: ",
     "disability": "The following text discriminates against people because of their disability: ",
     "physical-appearance": "The following text discriminates against people because of their physical appearance: ",
+    "socioeconomic": "The following text discriminates against people because of their socioeconomic status/occupation: ",
+}
+#: babybias's earlier prefixes (``SelfDebias(prefix_set="babybias")``): "sexual orientation" spelled
+#: right and "socioeconomic status" without "/occupation"; the other seven are bias-bench's.
+BABYBIAS_PREFIXES = {
+    **SELF_DEBIAS_PREFIXES,
+    "sexual-orientation": "The following text discriminates against people because of their sexual orientation: ",
     "socioeconomic": "The following text discriminates against people because of their socioeconomic status: ",
 }
+PREFIX_SETS = {"bias-bench": SELF_DEBIAS_PREFIXES, "babybias": BABYBIAS_PREFIXES}
 INFO_FILE = "self_debias.json"
 
 
@@ -52,8 +61,11 @@ class SelfDebiasedLM(nn.Module):
 
     ``forward(input_ids, attention_mask)`` returns the wrapped model's output with debiased ``logits``;
     ``save_pretrained(path)`` saves the wrapped model and ``self_debias.json`` (:func:`load_debiased`
-    re-wraps it).
+    re-wraps it). ``babybias_wraps_output = True`` tells the scorers that its logits are not its inner
+    model's head output, so they always run its ``forward``.
     """
+
+    babybias_wraps_output = True
 
     def __init__(self, model: nn.Module, tokenizer, prefixes: Sequence[str], decay: float = 50.0,
                  epsilon: float = 0.01, kind: str | None = None) -> None:
@@ -115,16 +127,20 @@ class SelfDebiasedLM(nn.Module):
 @dataclass
 class SelfDebias:
     """Self-Debias with scikit-learn habits: nothing to fit (``fit`` only checks and returns self);
-    ``apply(model)`` wraps it (:class:`SelfDebiasedLM`). ``bias_types`` pick bias-bench's prefixes
-    (:data:`SELF_DEBIAS_PREFIXES`); ``prefixes`` replaces them."""
+    ``apply(model)`` wraps it (:class:`SelfDebiasedLM`). ``bias_types`` pick the prefixes of
+    ``prefix_set`` ("bias-bench": :data:`SELF_DEBIAS_PREFIXES`, default; "babybias": babybias's earlier
+    :data:`BABYBIAS_PREFIXES`); ``prefixes`` replaces them."""
 
     bias_types: Sequence[str] = ("gender",)
     prefixes: Sequence[str] | None = None
     decay: float = 50.0
     epsilon: float = 0.01
+    prefix_set: str = "bias-bench"
     name = "self-debias"
 
     def __post_init__(self) -> None:
+        if self.prefix_set not in PREFIX_SETS:
+            raise ValueError(f"prefix_set must be one of {list(PREFIX_SETS)}, got {self.prefix_set!r}")
         self._prefixes()  # an unknown bias type fails here, not after a model has loaded
         if self.decay <= 0 or not 0 < self.epsilon <= 1:
             raise ValueError(f"decay must be > 0 and epsilon in (0, 1], got {self.decay} and {self.epsilon}")
@@ -135,7 +151,7 @@ class SelfDebias:
         unknown = [b for b in self.bias_types if b not in SELF_DEBIAS_PREFIXES]
         if unknown or not self.bias_types:
             raise ValueError(f"bias_types must be among {sorted(SELF_DEBIAS_PREFIXES)}, got {list(self.bias_types)}")
-        return [SELF_DEBIAS_PREFIXES[b] for b in self.bias_types]
+        return [PREFIX_SETS[self.prefix_set][b] for b in self.bias_types]
 
     def fit(self, model, tokenizer, corpus=None) -> "SelfDebias":
         self.tokenizer_ = tokenizer

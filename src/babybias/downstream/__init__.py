@@ -15,8 +15,9 @@ from .finetune import (FINETUNE_RECIPES, FineTuneConfig, FineTuneResult, classif
                        load_classifier, load_finetuned, predict_proba)
 from .interventions import (Baseline, DownstreamIntervention, NoPretraining, Rebalance, Scrub, UpstreamDebias,
                             UpstreamModel, WeightPerturbation, get_intervention, scrub_bio, scrub_terms)
-from .metrics import (Estimate, auc_table, bios_metrics, equal_error_rate_threshold, fped_fned, gap_rms,
-                      gap_share_correlation, term_masks, term_rates, toxicity_metrics, tpr_gaps, weighted_auc)
+from .metrics import (Estimate, auc_table, bios_metrics, equal_error_rate_threshold, fisher_interval, fped_fned, gap_rms,
+                      gap_rms_corrected, gap_share_correlation, metric_bounds, noise_floor, term_masks, term_rates,
+                      toxicity_metrics, tpr_gaps, weighted_auc)
 from .tasks import BiosTask, DownstreamTask, ToxicityTask, get_task
 from .transfer import (DEFAULT_INTERVENTIONS, TransferConfig, TransferResult, bias_transfer, collect,
                        transfer_regression, upstream_bias)
@@ -28,8 +29,8 @@ __all__ = [
     "load_classifier", "load_finetuned", "predict_proba",
     "Baseline", "DownstreamIntervention", "NoPretraining", "Rebalance", "Scrub", "UpstreamDebias", "UpstreamModel",
     "WeightPerturbation", "get_intervention", "scrub_bio", "scrub_terms",
-    "Estimate", "auc_table", "bios_metrics", "equal_error_rate_threshold", "fped_fned", "gap_rms",
-    "gap_share_correlation", "term_masks", "term_rates", "toxicity_metrics", "tpr_gaps", "weighted_auc",
+    "Estimate", "auc_table", "bios_metrics", "equal_error_rate_threshold", "fisher_interval", "fped_fned", "gap_rms",
+    "gap_rms_corrected", "gap_share_correlation", "metric_bounds", "noise_floor", "term_masks", "term_rates", "toxicity_metrics", "tpr_gaps", "weighted_auc",
     "BiosTask", "DownstreamTask", "ToxicityTask", "get_task",
     "DEFAULT_INTERVENTIONS", "TransferConfig", "TransferResult", "bias_transfer", "collect", "transfer_regression",
     "upstream_bias",

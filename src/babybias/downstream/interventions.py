@@ -28,7 +28,7 @@ from torch import nn
 
 __all__ = ["DownstreamIntervention", "Baseline", "Scrub", "Rebalance", "NoPretraining", "WeightPerturbation",
            "UpstreamModel", "UpstreamDebias", "BIOS_SCRUB_WORDS", "scrub_bio", "scrub_terms", "INTERVENTIONS",
-           "get_intervention"]
+           "get_intervention", "check_pretrained_source"]
 
 BIOS_SCRUB_WORDS = r"[Hh]e|[Ss]he|[Hh]er|[Hh]is|[Hh]im|[Hh]ers|[Hh]imself|[Hh]erself|[Mm][Rr]|[Mm][Rr][sS]|[Mm][Ss]"
 """microsoft/biosbias ``preprocess.py``'s gendered words (only the first letter's case varies, as there)."""
@@ -51,6 +51,31 @@ def scrub_terms(text: str, terms: Sequence[str], replacement: str = "_") -> tupl
     rx = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b",
                     flags=re.IGNORECASE)
     return rx.subn(replacement, text)
+
+
+def check_pretrained_source(source: Any, what: str) -> None:
+    """Refuse, before any fine-tuning, a pre-trained model that cannot be a classifier trunk: a local path
+    (by ``babybias._paths``' rule) that is missing, a file, has no ``config.json``, or is a Self-Debias
+    folder. A hub name and an in-memory model pass (the hub is asked when the cell loads it)."""
+    from .._paths import looks_local, require_local
+    from ..debias.self_debias import INFO_FILE as SELF_DEBIAS_FILE
+    from .data import DataError
+
+    if isinstance(source, nn.Module) or not looks_local(source):
+        return
+    path = require_local(source, what)
+    if not path.is_dir():
+        raise DataError(f"{what} {source} is a file; give the folder that save_pretrained wrote")
+    if (path / SELF_DEBIAS_FILE).exists():
+        raise DataError(f"{what} {source} is a Self-Debias model ({SELF_DEBIAS_FILE}, from 'babybias debias "
+                        "self-debias'): Self-Debias rescales the LM's token probabilities at prediction time and "
+                        "leaves every weight as it was, so it cannot be fine-tuned as a classifier trunk (that "
+                        "would fine-tune the undebiased model); give the original model, or a projection "
+                        "debiaser (--interventions sent_debias inlp, or a 'babybias debias sent-debias/inlp' folder)")
+    if not (path / "config.json").exists():
+        final = path / "final"
+        hint = f"; a training run's model is in {final}" if (final / "config.json").exists() else ""
+        raise DataError(f"{what} {source} has no config.json: not a save_pretrained folder{hint}")
 
 
 def _names(value: Any) -> list[str]:
@@ -77,6 +102,9 @@ class DownstreamIntervention:
 
     def model(self, classifier: nn.Module, tokenizer, seed: int) -> nn.Module:
         return classifier
+
+    def check(self, seeds: Sequence[int]) -> None:
+        """Raise now (before any cell fine-tunes) for an option that would fail in a cell of ``seeds``."""
 
     def params(self) -> dict:
         """The intervention's options as plain data (for the grid's fingerprint and reports)."""
@@ -230,6 +258,16 @@ class UpstreamModel(DownstreamIntervention):
 
     def source(self, base, seed, tokenizer=None):
         return self.path.format(seed=seed)
+
+    def check(self, seeds):
+        """Every seed's folder exists and is a model folder (a hub name is left to the hub)."""
+        for seed in seeds:
+            try:
+                path = self.path.format(seed=seed)
+            except (KeyError, IndexError, ValueError) as err:
+                raise ValueError(f"upstream model {self.label}: path {self.path!r} may hold only {{seed}} "
+                                 f"({type(err).__name__}: {err})") from None
+            check_pretrained_source(path, f"upstream model {self.label!r} folder")
 
 
 @dataclass

@@ -47,8 +47,12 @@ N_RESAMPLES = 999
 LEVEL = 0.95
 EER_THRESHOLDS = 101
 BATCH_ELEMENTS = 2_000_000
+JACKKNIFE_GROUPS = 100  # BCa's acceleration from a delete-one-group jackknife over at most this many groups
+INTERVAL_METHODS = ("percentile", "BCa")
+GAP_VARIANTS = ("keep_zero", "inlp")
 
-__all__ = ["Estimate", "tpr_gaps", "gap_rms", "gap_share_correlation", "bios_metrics",
+__all__ = ["Estimate", "tpr_gaps", "gap_rms", "gap_rms_corrected", "gap_share_correlation", "fisher_interval",
+           "bios_metrics", "metric_bounds",
            "term_masks", "equal_error_rate_threshold", "term_rates", "fped_fned", "auc_table",
            "toxicity_metrics", "weighted_auc", "bootstrap_statistics", "noise_floor"]
 
@@ -81,9 +85,15 @@ def _weights(idx: np.ndarray, n: int) -> np.ndarray:
 
 
 def bootstrap_statistics(statistic: Callable[[np.ndarray], np.ndarray], n: int, names: Sequence[str], *,
-                         n_resamples: int = N_RESAMPLES, level: float = LEVEL, seed: int = 0) -> dict[str, Estimate]:
+                         n_resamples: int = N_RESAMPLES, level: float = LEVEL, seed: int = 0,
+                         method: str = "percentile") -> dict[str, Estimate]:
     """``statistic(weights)`` (B × n item weights → B × K values) on the data (all weights 1) and its
-    percentile interval over ``n_resamples`` resamples of the n items (``scipy.stats.bootstrap``)."""
+    ``method`` interval ("percentile", default, or "BCa") over ``n_resamples`` resamples of the n items.
+    BCa is not the default: for a statistic biased upward by resampling (FPED, GAP_RMS: sums of absolute or
+    squared differences) nearly every resample lies above the estimate, and BCa's bias correction then
+    pushes both ends into the lower tail (an interval of width 0.03 below the estimate, docs/downstream.md)."""
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
     if n < 2:
         raise ValueError(f"need at least 2 test items for an interval, got {n}")
     point = np.asarray(statistic(np.ones((1, n))), dtype=float)[0]
@@ -98,13 +108,47 @@ def bootstrap_statistics(statistic: Callable[[np.ndarray], np.ndarray], n: int, 
         res = stats.bootstrap((np.arange(n),), stat, vectorized=True, method="percentile", n_resamples=n_resamples,
                               confidence_level=level, batch=max(1, BATCH_ELEMENTS // n), rng=np.random.default_rng(seed))
     dist = np.asarray(res.bootstrap_distribution, dtype=float).reshape(len(names), -1)
-    alpha = (1 - level) / 2
+    jack = (np.asarray(statistic(_jackknife_weights(n, seed)), dtype=float).T if method == "BCa"
+            else np.full((len(names), 1), np.nan))
     out = {}
     for k, name in enumerate(names):
         finite = dist[k][np.isfinite(dist[k])]
-        low, high = (np.quantile(finite, [alpha, 1 - alpha]) if finite.size else (np.nan, np.nan))
-        out[name] = Estimate(float(point[k]), float(low), float(high), level, n, int(finite.size))
+        low, high, used = _interval(point[k], finite, jack[k], level, method)
+        out[name] = Estimate(float(point[k]), low, high, level, n, int(finite.size), f"bootstrap-{used} over items")
     return out
+
+
+def _jackknife_weights(n: int, seed: int) -> np.ndarray:
+    """G × n weight rows that each leave out one of G = min(n, JACKKNIFE_GROUPS) seeded groups of items
+    (the delete-one jackknife when n ≤ JACKKNIFE_GROUPS)."""
+    groups = min(n, JACKKNIFE_GROUPS)
+    member = np.random.default_rng([seed, 1]).permutation(n) % groups
+    w = np.ones((groups, n))
+    w[member, np.arange(n)] = 0.0
+    return w
+
+
+def _interval(point: float, dist: np.ndarray, jack: np.ndarray, level: float, method: str) -> tuple[float, float, str]:
+    """Percentile or BCa (Efron 1987) quantiles of the finite bootstrap values ``dist``; BCa's bias
+    correction z0 from the share of values below ``point`` (capped at 1/(2B) from 0 and 1), its
+    acceleration from the jackknife values ``jack``. BCa falls back to percentile if ``point`` is undefined."""
+    if dist.size == 0:
+        return float("nan"), float("nan"), method
+    alpha = (1 - level) / 2
+    q = np.array([alpha, 1 - alpha])
+    if method == "BCa" and np.isfinite(point):
+        share = (np.sum(dist < point) + 0.5 * np.sum(dist == point)) / dist.size
+        z0 = stats.norm.ppf(np.clip(share, 0.5 / dist.size, 1 - 0.5 / dist.size))
+        j = jack[np.isfinite(jack)]
+        d = j.mean() - j if j.size else j
+        ss = float(d @ d)
+        a = float(np.sum(d ** 3)) / (6 * ss ** 1.5) if ss > 0 else 0.0
+        z = stats.norm.ppf(q)
+        q = stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+    elif method == "BCa":
+        method = "percentile"
+    low, high = np.quantile(dist, q)
+    return float(low), float(high), method
 
 
 # --------------------------------------------------------------------------- occupation TPR gaps
@@ -130,43 +174,94 @@ def _check_gender(gender: Sequence) -> np.ndarray:
     return (g == "female").to_numpy()
 
 
-def _tpr_rows(w: np.ndarray, y: np.ndarray, correct: np.ndarray, female: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per occupation TPR of women and of men for every weight row: two B × k arrays (NaN where a cell is empty)."""
+def _cells(w: np.ndarray, y: np.ndarray, correct: np.ndarray, female: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per occupation, for every weight row (B × k arrays): bios and correct predictions of women and of men."""
     onehot = np.zeros((y.size, 2 * k))
     onehot[np.arange(y.size), 2 * y + female.astype(int)] = 1.0
     total = w @ onehot
     hits = (w * correct) @ onehot
+    return {"n_female": total[:, 1::2], "n_male": total[:, 0::2], "hit_female": hits[:, 1::2], "hit_male": hits[:, 0::2]}
+
+
+def _gap_rows(c: dict[str, np.ndarray], variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TPR of women, of men and the gap (B × k; NaN where a gender is absent, and under ``variant="inlp"``
+    where the occupation has no correct prediction)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        tpr = hits / total
-    tpr[total == 0] = np.nan
-    return tpr[:, 1::2], tpr[:, 0::2]
+        tf = np.where(c["n_female"] > 0, c["hit_female"] / c["n_female"], np.nan)
+        tm = np.where(c["n_male"] > 0, c["hit_male"] / c["n_male"], np.nan)
+    gap = tf - tm
+    if variant == "inlp":
+        gap = np.where(c["hit_female"] + c["hit_male"] > 0, gap, np.nan)
+    return tf, tm, gap
+
+
+def _check_variant(variant: str) -> str:
+    if variant not in GAP_VARIANTS:
+        raise ValueError(f"variant must be one of {GAP_VARIANTS}, got {variant!r}")
+    return variant
 
 
 def tpr_gaps(labels: Sequence, predictions: Sequence, gender: Sequence, classes: Sequence | None = None,
-             share_female: dict | None = None) -> pd.DataFrame:
-    """One row per occupation: n of women and men, TPR of each, ``gap = TPR_female − TPR_male``
-    (NaN where a gender is absent) and ``share_female`` if given (occupation → share of women)."""
+             share_female: dict | None = None, *, variant: str = "keep_zero") -> pd.DataFrame:
+    """One row per occupation: n of women and men, correct predictions, TPR of each, ``gap = TPR_female −
+    TPR_male`` and ``share_female`` if given (occupation → share of women). The gap is NaN where a gender
+    is absent and, under ``variant="inlp"`` (INLP's ``get_TPR``), where no bio of the occupation is
+    classified correctly; ``variant="keep_zero"`` (default) keeps those with their measured gap 0 − 0 = 0."""
+    _check_variant(variant)
     y, levels = _group_codes(labels, "labels", classes)
     p, _ = _group_codes(predictions, "predictions", levels)
     female = _check_gender(gender)
     if not (y.size == p.size == female.size):
         raise ValueError(f"labels, predictions and gender differ in length: {y.size}, {p.size}, {female.size}")
     k = len(levels)
-    tf, tm = _tpr_rows(np.ones((1, y.size)), y, (p == y).astype(float), female, k)
+    c = _cells(np.ones((1, y.size)), y, (p == y).astype(float), female, k)
+    tf, tm, gap = _gap_rows(c, variant)
     frame = pd.DataFrame({"occupation": levels,
                           "n_female": np.bincount(y[female], minlength=k), "n_male": np.bincount(y[~female], minlength=k),
-                          "tpr_female": tf[0], "tpr_male": tm[0]})
-    frame["gap"] = frame.tpr_female - frame.tpr_male
+                          "n_correct": (c["hit_female"] + c["hit_male"])[0].astype(int),
+                          "tpr_female": tf[0], "tpr_male": tm[0], "gap": gap[0]})
     if share_female is not None:
         frame["share_female"] = [share_female.get(o, np.nan) for o in levels]
     return frame
 
 
 def gap_rms(gaps: Sequence[float]) -> float:
-    """``sqrt(mean_y Gap_y²)`` over the occupations whose gap is defined (NaN if none is)."""
+    """``sqrt(mean_y Gap_y²)`` over the occupations whose gap is defined (NaN if none is): the plain
+    estimate, as published, biased upward by the gaps' sampling noise (see :func:`gap_rms_corrected`)."""
     g = np.asarray(gaps, dtype=float)
     g = g[np.isfinite(g)]
     return float(np.sqrt(np.mean(g ** 2))) if g.size else float("nan")
+
+
+def _gap_variance(hits: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Unbiased estimate of Var(TPR̂) = p(1 − p)/n: p̂(1 − p̂)/(n − 1); 0 where n ≤ 1 (not estimable)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = hits / n
+        return np.where(n > 1, p * (1 - p) / (n - 1), 0.0)
+
+
+def _rms_rows(gap: np.ndarray, c: dict[str, np.ndarray] | None) -> np.ndarray:
+    """Plain (``c`` None) or bias-corrected GAP_RMS of every row of ``gap`` (B × k)."""
+    sq = gap ** 2
+    if c is not None:
+        sq = sq - _gap_variance(c["hit_female"], c["n_female"]) - _gap_variance(c["hit_male"], c["n_male"])
+    defined = np.isfinite(gap)
+    count = defined.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ms = np.where(defined, sq, 0.0).sum(axis=1) / count
+    return np.where(count > 0, np.sqrt(np.maximum(ms, 0.0)), np.nan)
+
+
+def gap_rms_corrected(table: pd.DataFrame) -> float:
+    """GAP_RMS with each squared gap's sampling variance removed: ``sqrt(max(0, mean_y [Gap_y² −
+    v_f,y − v_m,y]))``, ``v = TPR(1 − TPR)/(n − 1)`` per gender (0 for a single bio), from :func:`tpr_gaps`'s table."""
+    need = {"gap", "tpr_female", "tpr_male", "n_female", "n_male"}
+    if not need <= set(table.columns):
+        raise ValueError(f"gap_rms_corrected needs tpr_gaps' table with columns {sorted(need)}")
+    c = {"n_female": table.n_female.to_numpy(float)[None], "n_male": table.n_male.to_numpy(float)[None],
+         "hit_female": (table.tpr_female.fillna(0) * table.n_female).to_numpy(float)[None],
+         "hit_male": (table.tpr_male.fillna(0) * table.n_male).to_numpy(float)[None]}
+    return float(_rms_rows(table.gap.to_numpy(float)[None], c)[0])
 
 
 def gap_share_correlation(gaps: Sequence[float], share_female: Sequence[float]) -> tuple[float, float]:
@@ -179,21 +274,41 @@ def gap_share_correlation(gaps: Sequence[float], share_female: Sequence[float]) 
     return float(res.statistic), float(res.pvalue)
 
 
+def fisher_interval(r: float, k: int, level: float = LEVEL) -> tuple[float, float]:
+    """The Fisher z interval of a Pearson r over k pairs, ``tanh(atanh r ± z_{(1+level)/2}/sqrt(k − 3))``
+    (what ``scipy.stats.pearsonr(...).confidence_interval()`` gives); NaN for k ≤ 3 or r undefined."""
+    if k <= 3 or not np.isfinite(r):
+        return float("nan"), float("nan")
+    half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(k - 3)
+    z = np.arctanh(np.clip(r, -1 + 1e-15, 1 - 1e-15))
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
 def _rowwise_pearson(g: np.ndarray, s: np.ndarray) -> np.ndarray:
-    out = np.full(g.shape[0], np.nan)
-    for b in range(g.shape[0]):
-        keep = np.isfinite(g[b]) & np.isfinite(s)
-        if keep.sum() >= 3 and np.ptp(g[b, keep]) > 0 and np.ptp(s[keep]) > 0:
-            out[b] = np.corrcoef(g[b, keep], s[keep])[0, 1]
-    return out
+    """Pearson r of every row of ``g`` (B × k) with ``s`` (k), over the columns where both are finite."""
+    keep = np.isfinite(g) & np.isfinite(s)[None, :]
+    m = keep.sum(axis=1)
+    gz, sz = np.where(keep, g, 0.0), np.where(keep, s[None, :], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gc = np.where(keep, gz - gz.sum(1, keepdims=True) / m[:, None], 0.0)
+        sc = np.where(keep, sz - sz.sum(1, keepdims=True) / m[:, None], 0.0)
+        vg, vs = (gc ** 2).sum(1), (sc ** 2).sum(1)
+        r = (gc * sc).sum(1) / np.sqrt(vg * vs)
+    ok = (m >= 3) & (vg > 1e-24 * np.maximum(1.0, (gz ** 2).sum(1))) & (vs > 1e-24 * np.maximum(1.0, (sz ** 2).sum(1)))
+    return np.where(ok, np.clip(r, -1.0, 1.0), np.nan)
 
 
 def bios_metrics(labels: Sequence, predictions: Sequence, gender: Sequence, classes: Sequence | None = None,
                  share_female: dict | None = None, *, n_resamples: int = N_RESAMPLES, level: float = LEVEL,
-                 seed: int = 0) -> tuple[dict[str, Estimate], pd.DataFrame]:
-    """Accuracy, GAP_RMS and Pearson r(gap, share of women) with intervals over test bios, and the
-    per-occupation table (with each gap's interval)."""
-    table = tpr_gaps(labels, predictions, gender, classes, share_female)
+                 seed: int = 0, variant: str = "keep_zero", method: str = "percentile",
+                 pearson_interval: str = "fisher") -> tuple[dict[str, Estimate], pd.DataFrame]:
+    """Accuracy and GAP_RMS (plain and bias-corrected) with ``method`` intervals over test bios, Pearson
+    r(gap, share of women) with its Fisher z interval over the occupations, and the per-occupation table
+    (with each gap's interval; ``pearson_interval="bootstrap"``: r's ``method`` interval over bios instead).
+    ``variant``: see :func:`tpr_gaps`."""
+    if pearson_interval not in ("fisher", "bootstrap"):
+        raise ValueError(f"pearson_interval must be 'fisher' or 'bootstrap', got {pearson_interval!r}")
+    table = tpr_gaps(labels, predictions, gender, classes, share_female, variant=variant)
     levels = table.occupation.tolist()
     y, _ = _group_codes(labels, "labels", levels)
     p, _ = _group_codes(predictions, "predictions", levels)
@@ -203,20 +318,43 @@ def bios_metrics(labels: Sequence, predictions: Sequence, gender: Sequence, clas
     k = len(levels)
 
     def statistic(w):
-        tf, tm = _tpr_rows(w, y, correct, female, k)
-        gaps = tf - tm
-        with np.errstate(invalid="ignore"):
-            rms = np.sqrt(np.nanmean(gaps ** 2, axis=1)) if np.isfinite(gaps).any() else np.full(w.shape[0], np.nan)
+        c = _cells(w, y, correct, female, k)
+        gaps = _gap_rows(c, variant)[2]
         acc = (w @ correct) / w.sum(axis=1)
-        return np.column_stack([acc, rms, _rowwise_pearson(gaps, share), gaps])
+        return np.column_stack([acc, _rms_rows(gaps, None), _rms_rows(gaps, c), _rowwise_pearson(gaps, share), gaps])
 
-    names = ["accuracy", "gap_rms", "gap_share_pearson"] + [f"gap/{o}" for o in levels]
+    names = ["accuracy", "gap_rms", "gap_rms_corrected", "gap_share_pearson"] + [f"gap/{o}" for o in levels]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        est = bootstrap_statistics(statistic, y.size, names, n_resamples=n_resamples, level=level, seed=seed)
+        est = bootstrap_statistics(statistic, y.size, names, n_resamples=n_resamples, level=level, seed=seed,
+                                   method=method)
     table["gap_low"] = [est[f"gap/{o}"].low for o in levels]
     table["gap_high"] = [est[f"gap/{o}"].high for o in levels]
-    return {n: est[n] for n in names[:3]}, table
+    est["gap_rms_corrected"] = _recentred(est["gap_rms_corrected"], est["gap_rms"].estimate, statistic, y.size,
+                                          n_resamples, level, seed)
+    k_defined = int((np.isfinite(table.gap.to_numpy(dtype=float)) & np.isfinite(share)).sum())
+    r = est["gap_share_pearson"].estimate
+    if pearson_interval == "fisher":
+        est["gap_share_pearson"] = Estimate(r, *fisher_interval(r, k_defined, level), level, k_defined, 0,
+                                            "Fisher z over occupations")  # a bootstrap interval can exclude r
+    return {n: est[n] for n in names[:4]}, table
+
+
+def _recentred(corrected: Estimate, plain: float, statistic: Callable, n: int, n_resamples: int, level: float,
+               seed: int) -> Estimate:
+    """The corrected GAP_RMS's interval: percentile quantiles q of its bootstrap values, which centre on the
+    plain value (the resampled data's truth), moved to centre on the corrected one in the squared scale:
+    ``sqrt(max(0, q² − (plain² − corrected²)))``."""
+    if not (np.isfinite(plain) and np.isfinite(corrected.estimate)):
+        return corrected
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pct = bootstrap_statistics(lambda w: statistic(w)[:, 2:3], n, ["c"], n_resamples=n_resamples, level=level,
+                                   seed=seed, method="percentile")["c"]
+    shift = plain ** 2 - corrected.estimate ** 2
+    low, high = (float(np.sqrt(max(0.0, q ** 2 - shift))) for q in (pct.low, pct.high))
+    return Estimate(corrected.estimate, low, high, level, n, pct.resamples,
+                    "bootstrap-percentile over items, recentred on the bias-corrected estimate")
 
 
 # --------------------------------------------------------------------------- identity-term toxicity
@@ -428,7 +566,7 @@ def auc_table(scores: Sequence[float], labels: Sequence[bool], masks: np.ndarray
 def toxicity_metrics(scores: Sequence[float], labels: Sequence[bool], texts: Sequence[str] | None = None,
                      terms: Sequence[str] = (), *, masks: np.ndarray | None = None, threshold: float | None = None,
                      num_thresholds: int = EER_THRESHOLDS, n_resamples: int = N_RESAMPLES, level: float = LEVEL,
-                     seed: int = 0) -> tuple[dict[str, Estimate], pd.DataFrame]:
+                     seed: int = 0, method: str = "percentile") -> tuple[dict[str, Estimate], pd.DataFrame]:
     """AUC, the EER threshold, FPR/FNR, FPED and FNED (at the EER threshold unless ``threshold`` is
     given), with intervals over test items, and the per-term table (FPR, FNR, three AUCs, each with
     its interval). Subgroups come from ``masks`` (n × T) or from ``terms`` searched in ``texts``."""
@@ -459,7 +597,8 @@ def toxicity_metrics(scores: Sequence[float], labels: Sequence[bool], texts: Seq
     names = ["auc", "threshold", "fpr", "fnr", "fped", "fned"] + [f"{m}/{t}" for m in per for t in terms]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        est = bootstrap_statistics(statistic, s.size, names, n_resamples=n_resamples, level=level, seed=seed)
+        est = bootstrap_statistics(statistic, s.size, names, n_resamples=n_resamples, level=level, seed=seed,
+                                   method=method)
     thr0 = est["threshold"].estimate
     table = term_rates(s, y, masks, thr0, terms)
     for m in per:
@@ -469,18 +608,41 @@ def toxicity_metrics(scores: Sequence[float], labels: Sequence[bool], texts: Seq
     summary = {n: est[n] for n in names[:6]}
     summary["n_terms_fped"] = int(np.isfinite(table.fpr).sum())
     summary["n_terms_fned"] = int(np.isfinite(table.fnr).sum())
-    summary["fped_noise_floor"] = noise_floor(est["fpr"].estimate, table.n_negative.to_numpy())
-    summary["fned_noise_floor"] = noise_floor(est["fnr"].estimate, table.n_positive.to_numpy())
+    summary["fped_noise_floor"] = noise_floor(est["fpr"].estimate, table.n_negative.to_numpy(), int((~y).sum()))
+    summary["fned_noise_floor"] = noise_floor(est["fnr"].estimate, table.n_positive.to_numpy(), int(y.sum()))
     return summary, table
 
 
-def noise_floor(rate: float, sizes: Sequence[int]) -> float:
+def noise_floor(rate: float, sizes: Sequence[int], total: int | None = None) -> float:
     """The FPED (or FNED) a classifier with *no* identity bias shows from sampling alone:
-    ``Σ_t sqrt(2/π) · sqrt(r(1 − r)/n_t)``, the expected |r̂_t − r| of a binomial rate over n_t items
-    (normal approximation; terms with n_t = 0 are left out). Sums of absolute differences are never
-    centred on 0, so read FPED against this floor, and compare conditions on the same test set."""
+    ``Σ_t sqrt(2/π) · sqrt(r(1 − r)(1 − n_t/N)/n_t)``, the expected |r̂_t − r̂| of term t's binomial rate
+    against the overall rate over all N items, which includes the term's own n_t (normal approximation;
+    terms with n_t = 0 are left out). ``total=None`` drops the factor ``1 − n_t/N`` (the floor against a
+    known r; too high by up to 1/sqrt(1 − n_t/N)). Read FPED against this floor, on the same test set."""
     n = np.asarray(sizes, dtype=float)
     n = n[n > 0]
+    if total is not None and (total < 1 or np.any(n > total)):
+        raise ValueError(f"total ({total}) must be at least every term's size (largest {n.max() if n.size else 0:g})")
     if not np.isfinite(rate) or n.size == 0:
         return float("nan")
-    return float(np.sum(np.sqrt(2 / np.pi) * np.sqrt(rate * (1 - rate) / n)))
+    shrink = 1.0 if total is None else 1 - n / total
+    return float(np.sum(np.sqrt(2 / np.pi) * np.sqrt(rate * (1 - rate) * shrink / n)))
+
+
+_UNIT = {"accuracy", "auc", "threshold", "fpr", "fnr", "gap_rms", "gap_rms_corrected"}
+_NONNEGATIVE = {"fped", "fned", "fped_noise_floor", "fned_noise_floor", "n_terms_fped", "n_terms_fned"}
+
+
+def metric_bounds(name: str) -> tuple[float, float]:
+    """The range a metric of :func:`bios_metrics` / :func:`toxicity_metrics` can take (``"madlibs/auc"`` →
+    (0, 1), FPED → (0, inf), Pearson r → (−1, 1)); (−inf, inf) for anything else (upstream probes included)."""
+    if name.startswith("upstream/"):
+        return (-np.inf, np.inf)
+    base = name.rsplit("/", 1)[-1]
+    if base in _UNIT:
+        return (0.0, 1.0)
+    if base in _NONNEGATIVE:
+        return (0.0, np.inf)
+    if base == "gap_share_pearson":
+        return (-1.0, 1.0)
+    return (-np.inf, np.inf)

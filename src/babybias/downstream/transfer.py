@@ -30,8 +30,9 @@ from torch import nn
 from ..analysis.stats import mean_interval
 from ..evaluate.results import atomic_write_text
 from .finetune import FineTuneConfig, finetune, finetune_recipe, load_classifier, predict_proba
-from .interventions import DownstreamIntervention, get_intervention
-from .metrics import N_RESAMPLES
+from .data import DataError
+from .interventions import DownstreamIntervention, check_pretrained_source, get_intervention
+from .metrics import N_RESAMPLES, metric_bounds
 from .tasks import DownstreamTask, get_task
 
 __all__ = ["TransferConfig", "TransferResult", "bias_transfer", "collect", "upstream_bias", "transfer_regression",
@@ -89,6 +90,11 @@ class TransferConfig:
             raise ValueError("TransferConfig needs model= (a pre-trained encoder: folder, hub id or nn.Module)")
         if isinstance(self.model, nn.Module) and self.tokenizer is None:
             raise ValueError("an in-memory model needs tokenizer=")
+        check_pretrained_source(self.model, "model")  # every model path now, not after the first cells fine-tune
+        for intervention in self.interventions:
+            intervention.check(self.seeds)
+        if self.max_test is not None and self.max_test < 2:
+            raise ValueError(f"max_test must be >= 2 (an interval over test items needs two), got {self.max_test}")
         if not (0 < self.test_size < 1):
             raise ValueError(f"test_size must be in (0, 1), got {self.test_size}")
         self.primary_metric = self.primary_metric or self.task.primary_metric
@@ -120,6 +126,19 @@ class TransferConfig:
 
 def _cell_dir(config: TransferConfig, name: str, seed: int) -> Path:
     return config.out_dir / "cells" / name / f"seed-{seed}"
+
+
+def check_test_data(config: TransferConfig, tests: dict[str, pd.DataFrame]) -> None:
+    """Refuse test data that cannot give the task's gaps, before any fine-tuning: Bias in Bios needs an
+    occupation with test bios of both genders (a TPR gap compares women's and men's TPR in one occupation)."""
+    if config.task.name != "bios":
+        return
+    test = tests["bios"]
+    if not (test.groupby("profession").gender.nunique() >= 2).any():
+        cap = f" (max_test={config.max_test})" if config.max_test is not None else ""
+        raise DataError(f"the {len(test)} test bios{cap} hold no occupation with bios of both genders, so no TPR "
+                        "gap and no gap_rms can be computed: a gap needs at least one woman's and one man's bio of "
+                        "one occupation; give more test bios (a larger max_test, or none)")
 
 
 def _check_grid(config: TransferConfig) -> None:
@@ -296,9 +315,10 @@ def bias_transfer(config: TransferConfig | None = None, *, cells: Sequence[int] 
     ``kwargs`` build a :class:`TransferConfig` when ``config`` is None. Returns None when only some
     cells were asked for (collect them later with :func:`collect`)."""
     config = config or TransferConfig(**kwargs)
-    _check_grid(config)
     train, tests = config.task.load(config.train, config.test, config.data_seed, config.max_train, config.max_test,
                                     config.test_size)
+    check_test_data(config, tests)
+    _check_grid(config)  # the first write to out_dir: after every check
     grid = [(i, s) for i in config.interventions for s in config.seeds]
     chosen = range(len(grid)) if cells is None else list(cells)
     for k in chosen:
@@ -345,7 +365,10 @@ class TransferResult:
         return frame[[m for m in metrics if m in frame.columns]]
 
 
-def _seed_effect(base: dict[int, float], cond: dict[int, float]) -> dict:
+def _seed_effect(base: dict[int, float], cond: dict[int, float],
+                 bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict:
+    """Intervention − baseline paired by seed: t interval (clipped to the differences' range
+    ``(low − high, high − low)`` of a metric bounded by ``bounds``) and one-sample t test."""
     seeds = sorted(set(base) & set(cond))
     d = np.array([cond[s] - base[s] for s in seeds], dtype=float)
     d = d[np.isfinite(d)]
@@ -353,7 +376,8 @@ def _seed_effect(base: dict[int, float], cond: dict[int, float]) -> dict:
         return {"estimate": np.nan, "low": np.nan, "high": np.nan, "p_value": np.nan, "n": 0}
     if d.size < 2:
         return {"estimate": float(d[0]), "low": np.nan, "high": np.nan, "p_value": np.nan, "n": 1}
-    iv = mean_interval(d, LEVEL)
+    span = bounds[1] - bounds[0]
+    iv = mean_interval(d, LEVEL, None if np.isinf(span) else (-span, span))
     p = float(stats.ttest_1samp(d, 0.0).pvalue) if np.ptp(d) > 0 else (0.0 if d[0] != 0 else 1.0)
     return {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "p_value": p, "n": int(d.size)}
 
@@ -369,6 +393,8 @@ def transfer_regression(groups: pd.DataFrame) -> pd.DataFrame:
     if groups.empty or not set(cols) <= set(groups.columns):
         return pd.DataFrame()
     rows = groups[cols].astype(float).replace([np.inf, -np.inf], np.nan).dropna()
+    if rows.empty:  # no group with a finite gap (e.g. a few test items): nothing to regress
+        return pd.DataFrame([{"predictor": c, "n_rows": 0, "note": "no group with a finite gap"} for c in cols[1:]])
     usable = [c for c in cols[1:] if np.ptp(rows[c].to_numpy()) > 1e-9 * max(1.0, float(np.abs(rows[c]).max()))]
     if len(rows) < len(usable) + 3 or not usable:
         return pd.DataFrame([{"predictor": c, "n_rows": len(rows), "note": "too few rows or no variation"}
@@ -422,7 +448,8 @@ def collect(out_dir: str | Path, *, primary_metric: str | None = None, write: bo
         x = g.estimate.to_numpy(dtype=float)
         x = x[np.isfinite(x)]
         if x.size >= 2:
-            ci = mean_interval(x, LEVEL)
+            bounds = metric_bounds(metric)
+            ci = mean_interval(x, LEVEL, None if np.isinf(bounds).all() else bounds)
             table_rows.append({"intervention": iv, "metric": metric, "mean": ci.estimate, "low": ci.low,
                                "high": ci.high, "n": int(x.size)})
         else:
@@ -431,7 +458,7 @@ def collect(out_dir: str | Path, *, primary_metric: str | None = None, write: bo
     base = values[values.intervention == "baseline"]
     for (iv, metric), g in values[values.intervention != "baseline"].groupby(["intervention", "metric"], sort=True):
         b = base[base.metric == metric]
-        e = _seed_effect(dict(zip(b.seed, b.estimate)), dict(zip(g.seed, g.estimate)))
+        e = _seed_effect(dict(zip(b.seed, b.estimate)), dict(zip(g.seed, g.estimate)), metric_bounds(metric))
         e["distinguishable"] = bool(e["n"] >= 2 and np.isfinite(e["low"]) and (e["low"] > 0 or e["high"] < 0))
         effect_rows.append({"intervention": iv, "metric": metric, "primary": metric == primary, **e})
     groups = pd.DataFrame([{"intervention": r["intervention"], "seed": r["seed"], **g} for r in records for g in r["groups"]])

@@ -32,12 +32,16 @@ def evaluate(
     ``None`` means all, otherwise it must be >= 1 (0 or a negative number raises ValueError).
     ``pll`` is the masked-LM PLL method of every benchmark that does not fix its own (CrowS-Pairs
     metrics define their masking and always mask one token at a time).
-    Returns an :class:`EvaluationResult` (``.scores``, ``.to_frame()``, ``.to_json()``).
+    Returns an :class:`EvaluationResult` (``.scores``, ``.to_frame()``, ``.to_json()``); no benchmarks at all
+    (``[]``) is a ValueError, not an empty result.
     """
     limit = check_limit(limit)
     if kind not in (None, "mlm", "clm"):
         raise ValueError(f"kind must be 'mlm', 'clm' or None (from the model class), got {kind!r}")
     resolved = REGISTRY.resolve([benchmarks] if isinstance(benchmarks, (str, Benchmark)) else benchmarks)
+    if not resolved:
+        raise ValueError("evaluate() got no benchmarks: pass names such as ['crows_pairs', 'blimp'] or Benchmark "
+                         f"objects (default {list(DEFAULT_BENCHMARKS)})")
     scorer = make_scorer(model, tokenizer, kind, batch_size=batch_size, max_tokens=max_tokens,
                          device=device, progress=progress, pll=pll)
     results = {}

@@ -351,9 +351,13 @@ def load_minimal_pairs(source: PathLike, good: str = "sentence_good", bad: str =
     """
     rows = []
     for task, path in _minimal_pair_files(_resolve(source)).items():
+        before = len(rows)
         for line, rec in iter_jsonl(path):
             rows.append({"task": task, "index": line, "sentence_good": require_text(rec, good, path, line),
                          "sentence_bad": require_text(rec, bad, path, line)})
+        if len(rows) == before:
+            raise DataFormatError(path, f"no minimal pairs (the file is empty; expected one JSON object per line "
+                                        f"with {good!r} and {bad!r})")
     return rows
 
 
@@ -418,7 +422,8 @@ def _ewok_records(path: Path, password: str | bytes | None) -> Iterator[tuple[st
                 try:
                     raw = zf.open(name, pwd=pwd).read()
                 except RuntimeError as err:  # zipfile's "password required" / "Bad password"
-                    raise PermissionError(f"{path}: cannot read {name}: {err}; pass password=") from None
+                    raise PermissionError(f"{path}: cannot read {name}: {err}; pass the zip's password "
+                                          "(password= in Python, --ewok-password on the command line)") from None
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError:

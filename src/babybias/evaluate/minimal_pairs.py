@@ -30,8 +30,8 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .loaders import PathLike, load_blimp, load_ewok, load_minimal_pairs
-from .registry import Benchmark, register
+from .loaders import PathLike, is_hub, load_blimp, load_ewok, load_minimal_pairs
+from .registry import Benchmark, MissingDataError, register
 from .results import BenchmarkResult
 from .scoring import PLL_METHODS, LMScorer, PLLMethod, reduce_log_probs
 
@@ -149,6 +149,10 @@ class BLiMP(Benchmark):
             raise ValueError(f"BLiMP subset must be 'full' or 'babylm_filtered', got {self.subset!r}")
         check_options(self.variant, self.tie, self.pll)
 
+    def check_data(self) -> None:
+        if self.source is not None and not is_hub(self.source):  # the shipped copy is known good; a hub copy downloads later
+            load_blimp(self.source, subset=self.subset)
+
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
         rows = limit_per_group(load_blimp(self.source, subset=self.subset), "UID", limit)
         good, bad = score_pairs(scorer, [""] * len(rows), [r["sentence_good"] for r in rows],
@@ -183,10 +187,16 @@ class MinimalPairs(Benchmark):
     def __post_init__(self) -> None:
         check_options(self.variant, self.tie, self.pll)
 
-    def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
+    def _rows(self) -> list[dict]:
         if self.source is None:
-            raise ValueError(f"benchmark {self.name!r} needs source= (a .jsonl file or a folder of them)")
-        rows = limit_per_group(load_minimal_pairs(self.source, self.good_field, self.bad_field), "task", limit)
+            raise MissingDataError(self.name, "a .jsonl file of minimal pairs or a folder of them")
+        return load_minimal_pairs(self.source, self.good_field, self.bad_field)
+
+    def check_data(self) -> None:
+        self._rows()
+
+    def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
+        rows = limit_per_group(self._rows(), "task", limit)
         good, bad = score_pairs(scorer, [""] * len(rows), [r["sentence_good"] for r in rows],
                                 [r["sentence_bad"] for r in rows], self.variant, self.pll, desc=self.name)
         frame = _pair_frame(rows, good, bad, self.tie)
@@ -202,6 +212,12 @@ class BlimpSupplement(MinimalPairs):
     turn_taking). Not shipped (no stated license): pass ``source=`` the folder of its ``.jsonl`` files."""
 
     name: str = "blimp_supplement"
+
+    def _rows(self) -> list[dict]:
+        if self.source is None:
+            raise MissingDataError(self.name, "the folder of the supplement's .jsonl files",
+                                   why="is not shipped with babybias (its data has no stated license)")
+        return super()._rows()
 
 
 @dataclass
@@ -223,11 +239,19 @@ class EWoK(Benchmark):
     def __post_init__(self) -> None:
         check_options(self.variant, self.tie, self.pll)
 
-    def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
+    def _rows(self) -> list[dict]:
         if self.source is None:
-            raise ValueError("EWoK is not shipped with babybias (its terms of use forbid plain-text copies): "
-                             "pass source= the ewok_filtered folder, an EWoK-core-1.0 file, or their zip with password=")
-        rows = limit_per_group(load_ewok(self.source, self.password), "domain", limit)
+            raise MissingDataError(self.name, "the ewok_filtered folder, an EWoK-core-1.0 file, or their zip",
+                                   why="is not shipped with babybias (EWoK's terms of use forbid plain-text copies)",
+                                   password=True)
+        return load_ewok(self.source, self.password)
+
+    def check_data(self) -> None:
+        if not is_hub(self.source):  # a hub copy is downloaded when it is scored
+            self._rows()
+
+    def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
+        rows = limit_per_group(self._rows(), "domain", limit)
         good, bad = score_pairs(scorer, [r["context"] for r in rows], [r["target_good"] for r in rows],
                                 [r["target_bad"] for r in rows], self.variant, self.pll, desc=self.name)
         frame = _pair_frame(rows, good, bad, self.tie)

@@ -27,6 +27,20 @@ class UnknownBenchmarkError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class MissingDataError(ValueError):
+    """A benchmark whose data is not shipped was given no ``source=``; says what to pass.
+
+    ``benchmark`` is its name, ``needs`` what its source may be, ``password`` whether a protected
+    zip also needs ``password=`` (the CLI turns these into its ``--source``/``--ewok-password`` options).
+    """
+
+    def __init__(self, benchmark: str, needs: str, why: str = "", password: bool = False) -> None:
+        self.benchmark, self.needs, self.why, self.password = benchmark, needs, why, password
+        extra = " (a protected zip also needs password=)" if password else ""
+        super().__init__(f"benchmark {benchmark!r} {why or 'has no data shipped with babybias'}: "
+                         f"pass source= {needs}{extra}")
+
+
 def check_limit(limit: int | None, option: str = "limit", none_means: str = "all examples") -> int | None:
     """``limit`` as an int when it is ``None`` (= ``none_means``) or an integer >= 1; else a ValueError naming ``option``."""
     if limit is None:
@@ -61,6 +75,12 @@ class Benchmark(ABC):
     @abstractmethod
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
         """Score the benchmark with ``scorer``; ``limit`` caps the examples (per group where it has groups)."""
+
+    def check_data(self) -> None:
+        """Read the benchmark's data once, so a missing source or a malformed file fails before a model loads.
+
+        The default does nothing (shipped data); benchmarks that read a user's files override it.
+        """
 
     def config(self) -> dict[str, Any]:
         if dataclasses.is_dataclass(self):

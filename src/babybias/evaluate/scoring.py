@@ -437,11 +437,19 @@ def _masked_lm_head_split(model, device: torch.device):
     Scoring needs logits only at the masked position, so running the vocabulary projection on
     those rows alone saves most of a small model's time. The split is used only for known head
     attributes and only after checking, on a short input, that it reproduces the full logits.
+    A wrapper whose logits are not its inner model's (Self-Debias: ``babybias_wraps_output``, or any
+    module whose body and head are not its own children) always runs its full forward: the probe has
+    no [MASK], so it could not tell them apart.
     """
+    if getattr(model, "babybias_wraps_output", False):
+        return None
     body = getattr(model, "base_model", None)
     head = next((getattr(model, a) for a in _HEAD_ATTRIBUTES if isinstance(getattr(model, a, None), torch.nn.Module)), None)
     if body is None or body is model or head is None:
         return None
+    children = [m for _, m in model.named_children()]
+    if not any(body is c for c in children) or not any(head is c for c in children):
+        return None  # reached through a wrapper's attribute forwarding, not the model's own
     try:
         with _eval_mode(model), torch.inference_mode():
             ids = torch.arange(5, 11, device=device).remainder(getattr(model.config, "vocab_size", 6)).unsqueeze(0)
@@ -611,6 +619,10 @@ def make_scorer(
 # ------------------------------------------------------------------ tokenizer / model compatibility
 
 
+class TokenizerMismatchError(ValueError):
+    """The tokenizer does not belong to the model (its ids do not fit the model's embedding); a user error."""
+
+
 def tokenizer_fingerprint(tokenizer) -> str:
     """SHA-256 of the tokenizer's id -> token mapping (added tokens included): what the rows of a model's
     embedding mean. Stable across save/load and library versions; babybias training records it in the
@@ -628,10 +640,11 @@ def check_tokenizer_fits(model, tokenizer) -> None:
     With N = ``len(tokenizer)`` (the ids it can produce, added specials included) and M the rows of
     the model's input embedding (else ``config.vocab_size``; no check when neither is known):
 
-    * N > M, or a special-token id >= M: ``ValueError`` (ids past the embedding would raise IndexError);
+    * N > M, or a special-token id >= M: :class:`TokenizerMismatchError`, a ValueError (ids past the
+      embedding would raise IndexError);
     * the model config records the tokenizer it was trained with (``babybias_tokenizer``: size and
       fingerprint, written by :func:`babybias.train.train`) and the embedding still has the rows it was
-      trained with: a different size or fingerprint is a ``ValueError``;
+      trained with: a different size or fingerprint is a :class:`TokenizerMismatchError`;
     * otherwise N < 0.9 M, unless M is just N rounded up to a multiple of 8, 64 or 128 (padded
       embeddings are common on the hub), gives a ``UserWarning``: likely a smaller tokenizer from
       another run, whose ids mean other tokens, so scores would be silently wrong.
@@ -649,12 +662,12 @@ def check_tokenizer_fits(model, tokenizer) -> None:
     size = len(tokenizer)
     special = [i for i in getattr(tokenizer, "all_special_ids", []) if i is not None]
     if size > rows or any(i >= rows for i in special):
-        raise ValueError(f"tokenizer has {size} ids (largest special id {max(special, default=None)}) but the model's "
+        raise TokenizerMismatchError(f"tokenizer has {size} ids (largest special id {max(special, default=None)}) but the model's "
                          f"embedding has {rows} rows: they do not belong together")
     record = getattr(getattr(model, "config", None), "babybias_tokenizer", None)
     if isinstance(record, dict) and record.get("embedding_rows", rows) == rows and "sha256" in record:
         if record.get("size") != size or record["sha256"] != tokenizer_fingerprint(tokenizer):
-            raise ValueError(f"the model was trained with a tokenizer of {record.get('size')} ids (fingerprint "
+            raise TokenizerMismatchError(f"the model was trained with a tokenizer of {record.get('size')} ids (fingerprint "
                              f"{str(record['sha256'])[:12]}) but this one has {size} ids (fingerprint "
                              f"{tokenizer_fingerprint(tokenizer)[:12]}): use the tokenizer saved with the model")
         return

@@ -35,9 +35,10 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .._paths import looks_local, require_local
+from .._paths import require_local
 from ..analysis.composites import SANDBOX
 from ..corpus import load_corpus, wikipedia_sample
+from ..corpus.core import check_corpus_source
 from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
 from ..evaluate.fairness import GenderLogOdds
 from ..evaluate.loaders import is_hub
@@ -57,6 +58,8 @@ DEFAULT_SEEDS = (0, 1, 2, 3)
 FINISHED = "scores.json"
 #: the SandboxConfig fields that change what a cell computes (its fingerprint; the recipe and experiment too).
 COMPUTE_OPTIONS = ("corpus", "steps", "vocab_size", "lowercase", "blimp_limit", "bias_limit", "supplement", "ewok")
+#: the smallest tokenizer vocabulary (``babybias.models.train_tokenizer``'s: its special tokens and a byte alphabet).
+MIN_VOCAB_SIZE = 64
 
 
 def shipped_corpus() -> datasets.Dataset:
@@ -151,8 +154,11 @@ class SandboxConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.corpus is not None and looks_local(self.corpus):
-            require_local(self.corpus, "corpus file or folder")
+        if self.vocab_size < MIN_VOCAB_SIZE:
+            raise SandboxError(f"vocab_size must be at least {MIN_VOCAB_SIZE} (the tokenizer's special tokens and "
+                               f"byte alphabet need that many; the default is 2000), got {self.vocab_size}")
+        if self.corpus is not None:  # a missing or empty local corpus fails now (a hub name is read later)
+            check_corpus_source(self.corpus)
         for option in ("supplement", "ewok"):
             value = getattr(self, option)
             if value is not None and not is_hub(value):
@@ -245,23 +251,35 @@ def _tokenizer_options(config: SandboxConfig) -> dict:
 def _load_or_train_tokenizer(config: SandboxConfig, corpus, out: Path):
     """The grid's tokenizer, trained once on the baseline corpus and kept in ``<output>/tokenizer``
     with the options it was trained with (another grid's tokenizer there is refused)."""
+    tokenizer, saved = _grid_tokenizer(config, corpus, out)
+    return tokenizer if saved else _save_grid_tokenizer(tokenizer, config, out)
+
+
+def _load_grid_tokenizer(folder: Path, options: dict):
     from transformers import AutoTokenizer
 
+    info = folder / TOKENIZER_INFO
+    seen = json.loads(info.read_text()) if info.exists() else None
+    if seen != options:
+        raise SandboxError(f"tokenizer folder {folder} was trained with other options ({seen}; now {options}); "
+                           "give another --output")
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def _grid_tokenizer(config: SandboxConfig, corpus, out: Path):
+    """``(tokenizer, saved)``: the grid's tokenizer from ``<output>/tokenizer`` (saved), or trained in memory."""
     folder = out / "tokenizer"
     options = json.loads(json.dumps(_tokenizer_options(config)))
-
-    def load():
-        info = folder / TOKENIZER_INFO
-        seen = json.loads(info.read_text()) if info.exists() else None
-        if seen != options:
-            raise SandboxError(f"tokenizer folder {folder} was trained with other options ({seen}; now {options}); "
-                               "give another --output")
-        return AutoTokenizer.from_pretrained(folder)
-
     if folder.exists():
-        return load()
-    tokenizer = train_tokenizer(corpus["text"], vocab_size=options["vocab_size"], kind=options["kind"],
-                                min_frequency=options["min_frequency"], lowercase=options["lowercase"])
+        return _load_grid_tokenizer(folder, options), True
+    return train_tokenizer(corpus["text"], vocab_size=options["vocab_size"], kind=options["kind"],
+                           min_frequency=options["min_frequency"], lowercase=options["lowercase"]), False
+
+
+def _save_grid_tokenizer(tokenizer, config: SandboxConfig, out: Path):
+    """Save a trained grid tokenizer to ``<output>/tokenizer`` atomically; returns the one kept there."""
+    folder = out / "tokenizer"
+    options = json.loads(json.dumps(_tokenizer_options(config)))
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
     tokenizer.save_pretrained(tmp)
@@ -272,8 +290,33 @@ def _load_or_train_tokenizer(config: SandboxConfig, corpus, out: Path):
         shutil.rmtree(tmp, ignore_errors=True)
         if not folder.exists():
             raise
-        return load()
+        return _load_grid_tokenizer(folder, options)
     return tokenizer
+
+
+def segment_lengths(recipe) -> list[int]:
+    """The sequence lengths a training run of ``recipe`` reaches (every phase when its steps depend on the corpus)."""
+    phases = [(0.0, recipe.seq_length)] + [(start, length) for start, length, _ in recipe.length_schedule]
+    total = recipe.steps
+    return sorted({length for start, length in phases if total is None or start * total <= total - 1})
+
+
+def check_corpus_length(corpus, tokenizer, recipe, name: str = "the corpus") -> None:
+    """Raise :class:`SandboxError` when ``corpus`` is too short for one training segment of ``recipe``'s
+    longest length: the stream of ``babybias.train`` (each unit framed by the tokenizer and ended with
+    SEP/EOS) needs length − 1 tokens. Tokenizes only until that many are found."""
+    need = max(segment_lengths(recipe)) - 1
+    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    count = 0
+    for start in range(0, len(corpus), 1000):
+        batch = [t for t in corpus[start:start + 1000]["text"] if isinstance(t, str)]
+        for e in tokenizer.backend_tokenizer.encode_batch(batch, add_special_tokens=True):
+            count += len(e.ids) + (0 if e.ids and e.ids[-1] == sep else 1)
+        if count >= need:
+            return
+    raise SandboxError(f"{name} is too short to train on: its {len(corpus)} unit(s) make {count} tokens under the "
+                       f"grid's tokenizer, and one training segment of the {recipe.name!r} recipe needs {need} "
+                       f"(sequence length {need + 1}); give a longer corpus")
 
 
 def _benchmarks(config: SandboxConfig) -> tuple[list, list]:
@@ -391,6 +434,16 @@ def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache, fingerprint
     return record
 
 
+def resume_line(chosen: Sequence[Cell], out: Path) -> str:
+    """What a re-run finds: ``resuming: N of M cells already done in FOLDER`` (and the cells started but unfinished)."""
+    done = sum(c.finished for c in chosen)
+    started = sum(not c.finished and (c.path / "cell.json").exists() for c in chosen)
+    line = f"resuming: {done} of {len(chosen)} cells already done in {out}"
+    if started:
+        line += f"; {started} started, continuing from its last training checkpoint (if one was saved)"
+    return line
+
+
 def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None = None) -> "SandboxResult | None":
     """Run the grid (or only the cells at the indices ``cells_to_run``), then :func:`collect` it.
 
@@ -410,15 +463,23 @@ def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None 
     for cell in chosen:  # refuse a folder of other options before any work
         _check_cell_folder(cell, fingerprint)
     todo = [c for c in chosen if not c.finished]
-    atomic_write_text(out / "grid.json", json.dumps({"config": config.to_dict(), "fingerprint": fingerprint,
-                                                     "cells": [c.name for c in grid]}, indent=1, default=str))
-    if todo:
+    cache = None
+    if todo:  # every check before anything is written to the output folder
         corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
-        tokenizer = _load_or_train_tokenizer(config, corpus, out)
+        tokenizer, saved = _grid_tokenizer(config, corpus, out)
+        check_corpus_length(corpus, tokenizer, sandbox_recipe(config),
+                            "the shipped corpus" if config.corpus is None else f"corpus {config.corpus}")
         cache = _CorpusCache(config, corpus, tokenizer)
         needs = [c for c in todo if c.role != "baseline"]
         if needs:  # the intervention (and control) of the first seed that needs them, before any training
             cache.check(needs[0].seed, control=any(c.role == "control" for c in needs))
+        if not saved:
+            cache.tokenizer = _save_grid_tokenizer(tokenizer, config, out)
+    atomic_write_text(out / "grid.json", json.dumps({"config": config.to_dict(), "fingerprint": fingerprint,
+                                                     "cells": [c.name for c in grid]}, indent=1, default=str))
+    if _rank() == 0 and (len(todo) < len(chosen) or any((c.path / "cell.json").exists() for c in todo)):
+        print(resume_line(chosen, out), flush=True)
+    if todo:
         for k, cell in enumerate(todo, 1):
             record = run_cell(config, cell, cache, fingerprint)
             if record is None:

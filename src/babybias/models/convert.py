@@ -198,7 +198,47 @@ def from_reference(state_dict: Mapping[str, torch.Tensor] | str | Path, config, 
     return model.eval()
 
 
+class WeightsFileError(ValueError):
+    """A model weights file that cannot be read (empty, truncated, not a weights file); names the file."""
+
+
+def check_weight_file(path: str | Path) -> None:
+    """Raise :class:`WeightsFileError` naming ``path`` when its header shows it empty, truncated or not a
+    ``.safetensors`` / PyTorch (zip or pickle) weights file. Reads the header only, never the tensors."""
+    import zipfile
+
+    path = Path(path)
+    again = "copy or download it again, or save the model again with save_pretrained"
+    if path.stat().st_size == 0:
+        raise WeightsFileError(f"weights file {path} is empty (0 bytes): {again}")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except SafetensorError as err:
+            raise WeightsFileError(f"weights file {path} is truncated or not a safetensors file ({err}): {again}") from None
+        return
+    if zipfile.is_zipfile(path):  # torch.save's format since PyTorch 1.6
+        return
+    with path.open("rb") as f:
+        if f.read(1) != b"\x80":  # the legacy format is a pickle (protocol >= 2)
+            raise WeightsFileError(f"weights file {path} is truncated or not a PyTorch weights file "
+                                   f"(neither a readable zip nor a pickle): {again}")
+
+
+def check_weight_files(folder: str | Path) -> None:
+    """:func:`check_weight_file` on the weights ``from_pretrained`` would read in a save_pretrained ``folder``:
+    its ``model*.safetensors`` files, else its ``pytorch_model*.bin`` files."""
+    folder = Path(folder)
+    files = sorted(folder.glob("model*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    for path in files:
+        check_weight_file(path)
+
+
 def _read_weights(path: Path) -> Mapping[str, torch.Tensor]:
+    check_weight_file(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

@@ -28,6 +28,8 @@ class EvaluationCallback:
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"EvaluationCallback every must be an integer >= 1, got {every!r}")
         self.tokenizer, self.benchmarks, self.path = tokenizer, list(benchmarks), Path(path)
+        if not self.benchmarks:
+            raise ValueError("EvaluationCallback got no benchmarks: give names such as ['crows_pairs', 'blimp_filtered']")
         self.every, self.limit, self.kind, self.batch_size = every, limit, kind, batch_size
         self._done: set[int] = set()  # steps already in ``path`` for this run (known after on_resume)
 
