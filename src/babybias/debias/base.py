@@ -30,7 +30,7 @@ PROJECTION_FILE = "debias_projection.safetensors"
 INFO_FILE = "debias.json"
 _ATTR = "_babybias_projection"
 
-__all__ = ["HEAD_NAMES", "DebiasError", "lm_head", "head_inputs", "model_max_length", "attach_projection",
+__all__ = ["HEAD_NAMES", "DebiasError", "lm_head", "head_inputs", "hidden_size", "model_max_length", "attach_projection",
            "detach_projection", "projection_of", "save_debiased", "load_debiased", "PostModelDebiaser",
            "ProjectionDebiaser"]
 
@@ -84,7 +84,7 @@ def attach_projection(model: nn.Module, projection: np.ndarray | torch.Tensor, *
     """
     name, _ = lm_head(model, head)
     p = torch.as_tensor(np.asarray(projection, dtype=np.float32))
-    d = int(getattr(model.config, "hidden_size", 0) or getattr(model.config, "n_embd", 0) or p.shape[0])
+    d = hidden_size(model) or p.shape[0]
     if p.ndim != 2 or p.shape != (d, d):
         raise ValueError(f"projection must be {d} x {d} (the model's hidden size), got {tuple(p.shape)}")
     if not torch.isfinite(p).all():
@@ -185,6 +185,13 @@ def load_debiased(path: str | os.PathLike, model_class: type | None = None, toke
         model = SelfDebiasedLM(model, tokenizer, record["prefixes"], record["decay"], record["epsilon"],
                                kind or record["kind"])
     return model
+
+
+def hidden_size(model: nn.Module) -> int | None:
+    """The model's hidden size from its config (``hidden_size``, or GPT-2's ``n_embd``); None when it has none."""
+    config = getattr(model, "config", None)
+    value = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
 
 
 def model_max_length(model: nn.Module, tokenizer) -> int | None:

@@ -25,7 +25,7 @@ import numpy as np
 from ..corpus import WordPairs, wikipedia_sample
 from ..corpus.core import column_values
 from ..corpus.wordlists import Swapper, word_regex
-from .base import DebiasError, ProjectionDebiaser, head_inputs
+from .base import DebiasError, ProjectionDebiaser, head_inputs, hidden_size
 from .projections import BIAS_BENCH_TRAIN_SCALE, inlp, sent_debias_subspace, subspace_removal
 
 __all__ = ["SentDebias", "INLP", "counterfactual_pairs", "inlp_sentences", "SENT_DEBIAS_RECIPES", "INLP_RECIPES"]
@@ -200,12 +200,6 @@ def inlp_sentences(texts: Sequence[str], pairs: WordPairs | None = None, bias_wo
     return sentences, labels
 
 
-def _hidden_size(model) -> int | None:
-    config = getattr(model, "config", None)
-    value = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
-    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
-
-
 @dataclass
 class SentDebias(ProjectionDebiaser):
     """Sent-Debias (Liang et al. 2020, as in bias-bench): remove a bias subspace from the head's input.
@@ -236,7 +230,7 @@ class SentDebias(ProjectionDebiaser):
         _check_recipe(self.recipe, SENT_DEBIAS_RECIPES)
 
     def fit_projection(self, model, tokenizer, corpus) -> tuple[np.ndarray, dict[str, Any]]:
-        d = _hidden_size(model)
+        d = hidden_size(model)
         if d is not None and self.k > d:  # before any encoding
             raise DebiasError(f"sent-debias: k (--k) must be from 1 to the model's hidden size {d}, got {self.k}")
         a, b = counterfactual_pairs(_texts(corpus), self.pairs, self.max_pairs, self.seed, self.recipe)

@@ -331,7 +331,7 @@ def bios_metrics(labels: Sequence, predictions: Sequence, gender: Sequence, clas
     table["gap_low"] = [est[f"gap/{o}"].low for o in levels]
     table["gap_high"] = [est[f"gap/{o}"].high for o in levels]
     est["gap_rms_corrected"] = _recentred(est["gap_rms_corrected"], est["gap_rms"].estimate, statistic, y.size,
-                                          n_resamples, level, seed)
+                                          n_resamples, level, seed, method)
     k_defined = int((np.isfinite(table.gap.to_numpy(dtype=float)) & np.isfinite(share)).sum())
     r = est["gap_share_pearson"].estimate
     if pearson_interval == "fisher":
@@ -341,16 +341,19 @@ def bios_metrics(labels: Sequence, predictions: Sequence, gender: Sequence, clas
 
 
 def _recentred(corrected: Estimate, plain: float, statistic: Callable, n: int, n_resamples: int, level: float,
-               seed: int) -> Estimate:
+               seed: int, method: str) -> Estimate:
     """The corrected GAP_RMS's interval: percentile quantiles q of its bootstrap values, which centre on the
     plain value (the resampled data's truth), moved to centre on the corrected one in the squared scale:
-    ``sqrt(max(0, q² − (plain² − corrected²)))``."""
+    ``sqrt(max(0, q² − (plain² − corrected²)))``. ``corrected`` already holds those quantiles when the
+    bootstrap was a percentile one; after BCa they are computed again from the same resamples."""
     if not (np.isfinite(plain) and np.isfinite(corrected.estimate)):
         return corrected
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        pct = bootstrap_statistics(lambda w: statistic(w)[:, 2:3], n, ["c"], n_resamples=n_resamples, level=level,
-                                   seed=seed, method="percentile")["c"]
+    pct = corrected
+    if method != "percentile":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pct = bootstrap_statistics(lambda w: statistic(w)[:, 2:3], n, ["c"], n_resamples=n_resamples, level=level,
+                                       seed=seed, method="percentile")["c"]
     shift = plain ** 2 - corrected.estimate ** 2
     low, high = (float(np.sqrt(max(0.0, q ** 2 - shift))) for q in (pct.low, pct.high))
     return Estimate(corrected.estimate, low, high, level, n, pct.resamples,
