@@ -106,9 +106,12 @@ def stage_correctness(args, record: dict, save) -> None:
     import xml.etree.ElementTree as ET
 
     junit = Path(args.out) / "junit.xml"
-    env = dict(os.environ, BABYBIAS_TEST_DEVICE=args.device, PYTHONUNBUFFERED="1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}  # one process, even inside pytest -n
+    env.update(BABYBIAS_TEST_DEVICE=args.device, PYTHONUNBUFFERED="1")
+    # "-o addopts=": one process (the suite's -n needs pytest-xdist, which a bare device image lacks)
     proc = subprocess.run([sys.executable, "-m", "pytest", str(REPO / "tests" / "gpu"), "-q", "-p", "no:cacheprovider",
-                           "-rfE", f"--junitxml={junit}", "-o", "junit_family=xunit1"], cwd=REPO, env=env)
+                           "-o", "addopts=", "-rfE", f"--junitxml={junit}", "-o", "junit_family=xunit1"], cwd=REPO,
+                          env=env)
     tests = []
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):

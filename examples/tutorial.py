@@ -88,7 +88,7 @@ print(f"words added: CDA {cda_report.words_added:,}, control {dup_report.words_a
 # `scores.json`. Re-running this cell skips finished cells and resumes unfinished ones.
 
 # %%
-config = SandboxConfig(experiment="cda", seeds=SEEDS, steps=STEPS, output_dir=str(OUT), corpus=CORPUS,
+config = SandboxConfig(experiment="cda", seeds=SEEDS, steps=STEPS, out_dir=str(OUT), corpus=CORPUS,
                        bias_limit=BIAS_LIMIT, blimp_limit=BLIMP_LIMIT, progress=False)
 result = run(config)
 

@@ -4,6 +4,7 @@ tiny random BERT / GPT-2 models, and the path to ../shared/data (tests needing i
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,11 @@ import pytest
 import torch
 
 from babybias.testing import tiny_causal_lm, tiny_masked_lm, tiny_tokenizer
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n: the workers share the cores, so each (and what it starts)
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):  # runs one thread: no oversubscription
+        os.environ[_var] = "1"
+    torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -113,3 +119,15 @@ def bert(wp_tok):
 @pytest.fixture(scope="session")
 def gpt2(bpe_tok):
     return tiny_causal_lm(bpe_tok, seed=0)
+
+
+#: test files whose tests are spread over the xdist workers one by one (each is independent and slow: a docs page,
+#: an example); every other file's tests stay together on one worker, so its module fixtures are built once
+SPREAD = {"test_docs.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group each test file's tests on one xdist worker (``--dist loadgroup``), except the files in :data:`SPREAD`."""
+    for item in items:
+        if item.path.name not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(REPO))))

@@ -121,7 +121,7 @@ def no_training(monkeypatch):
     """Fail the test if the sandbox would start (on code that validated nothing it trained for hours)."""
     import babybias.experiment as experiment
 
-    def refuse(config, cells_to_run=None):
+    def refuse(config, cells=None):
         raise AssertionError(f"the sandbox started with {config}")
 
     monkeypatch.setattr(experiment, "run", refuse)
@@ -244,7 +244,7 @@ def test_blimp_limit_all_and_steps_reach_the_config(monkeypatch, capsys):
     import babybias.experiment as experiment
 
     seen = {}
-    monkeypatch.setattr(experiment, "run", lambda config, cells_to_run=None: seen.setdefault("config", config) and None)
+    monkeypatch.setattr(experiment, "run", lambda config, cells=None: seen.setdefault("config", config) and None)
     assert main(["sandbox", "--blimp-limit", "all", "--steps", "7", "--seeds", "3,5"]) == 0
     assert seen["config"].blimp_limit is None and seen["config"].steps == 7 and seen["config"].seeds == (3, 5)
     seen.clear()
@@ -323,7 +323,7 @@ def test_bad_sandbox_option_is_a_plain_user_error(no_training, capsys):
     assert main(["sandbox", "--experiment", "nosuchmodule:Thing"]) == 2
     assert _error_line(capsys).startswith("babybias: error: intervention 'nosuchmodule:Thing': intervention module 'nosuchmodule' cannot be imported: no module named 'nosuchmodule'")
     assert main(["sandbox", "--seeds", "0"]) == 2
-    assert "argument --seeds: must be a number of seeds >= 1" in _error_line(capsys)
+    assert "argument --seeds: seeds must be a number of seeds (>= 1)" in _error_line(capsys)
     assert main(["sandbox", "--collect", "./no_such_results"]) == 2
     assert _error_line(capsys).startswith("babybias: error: sandbox output folder ./no_such_results does not exist")
 

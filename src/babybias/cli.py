@@ -316,20 +316,20 @@ def _check_tokenizer_fits(model, tokenizer, model_source, tok_source) -> None:
 # -------------------------------------------------------------------------------------- subcommands
 
 
-def seeds_arg(text: str) -> int | tuple[int, ...]:
-    """argparse type: a number of seeds N (>= 1: seeds 0 … N−1) or an explicit comma-separated list ``3,7,9``."""
+def seeds_arg(text: str) -> tuple[int, ...]:
+    """argparse type: a number of seeds N (>= 1: seeds 0 … N−1) or an explicit comma-separated list ``3,7,9``
+    (checked by the grids' one rule, ``babybias.analysis.grid.parse_seeds``)."""
+    from .analysis.grid import parse_seeds
+
     parts = [p.strip() for p in text.split(",")]
     try:
         values = [int(p) for p in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of seeds or a comma-separated list of seeds, got {text!r}") from None
-    if len(values) == 1 and "," not in text:
-        if values[0] < 1:
-            raise argparse.ArgumentTypeError(f"must be a number of seeds >= 1 (or a list like 0,1,2), got {text!r}")
-        return values[0]
-    if any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0, got {text!r}")
-    return tuple(values)
+    try:
+        return parse_seeds(values[0] if len(values) == 1 and "," not in text else values)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _print_result(result, out_dir: str) -> None:
@@ -366,7 +366,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         _print_result(result, str(folder))
         return 0
     options = dict(experiment=args.experiment, control=args.control, primary_metric=args.primary_metric, axis=args.axis,
-                   recipe=args.recipe, corpus=args.corpus, output_dir=args.output, steps=args.steps,
+                   recipe=args.recipe, corpus=args.corpus, out_dir=args.out, steps=args.steps,
                    conditions=tuple(args.conditions) if args.conditions else None, vocab_size=args.vocab_size,
                    seeds=args.seeds, blimp_limit=args.blimp_limit, bias_limit=args.bias_limit,
                    supplement=args.supplement, ewok=args.ewok, ewok_password=args.ewok_password,
@@ -376,23 +376,22 @@ def _sandbox(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:  # SandboxConfig checks the options: a bad --recipe / --experiment value
         raise CLIError(str(err)) from err
     if args.list_cells:
-        for i, cell in enumerate(experiment.cells(config)):
-            print(f"{i}\t{cell.name}\t{'finished' if cell.finished else 'to run'}\t{cell.path}")
+        print("\n".join(experiment.sandbox_grid(config).listing()))
         return 0
     try:
-        result = experiment.run(config, cells_to_run=args.cell)
+        result = experiment.run(config, cells=args.cell)
     except KeyboardInterrupt:
         grid = experiment.cells(config)
         print(f"interrupted: {sum(c.finished for c in grid)} of {len(grid)} cells finished, kept in "
-              f"{config.output_dir}; run the same command again to resume (finished cells are skipped, an "
+              f"{config.out_dir}; run the same command again to resume (finished cells are skipped, an "
               "unfinished one continues from its last training checkpoint)", file=sys.stderr, flush=True)
         raise
     if result is None:  # only some cells were run (--cell): the rest are another job's
         grid = experiment.cells(config)
         print(f"{sum(c.finished for c in grid)} of {len(grid)} cells done; when all are, collect them with: "
-              f"babybias sandbox --collect {config.output_dir}")
+              f"babybias sandbox --collect {config.out_dir}")
         return 0
-    _print_result(result, config.output_dir)
+    _print_result(result, config.out_dir)
     return 0
 
 
@@ -524,9 +523,7 @@ def _downstream(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:
         raise CLIError(str(err)) from err
     if args.list_cells:
-        for i, (iv, seed) in enumerate((i, s) for i in config.interventions for s in config.seeds):
-            done = (config.out_dir / "cells" / iv.name / f"seed-{seed}" / "cell.json").exists()
-            print(f"{i}\t{iv.name}/seed-{seed}\t{'finished' if done else 'to run'}")
+        print("\n".join(downstream.transfer_grid(config).listing()))
         return 0
     result = downstream.bias_transfer(config, cells=args.cell, progress=not args.quiet)
     if result is None:
@@ -577,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "the default's time), or ltg_baseline_10m, ltg_bert_10m, ltg_baseline_100m, gpt_bert_100m, ...")
     sb.add_argument("--corpus", help="text file or folder (one unit per line), or a hub dataset org/name; "
                                      "default: the shipped Wikipedia sample")
-    sb.add_argument("--output", default="sandbox_results", metavar="DIR",
+    sb.add_argument("--out", "--output", dest="out", default="sandbox_results", metavar="DIR",
                     help="output folder: one folder per cell, the table and effects (default sandbox_results); "
                          "run the same command again to resume it")
     sb.add_argument("--steps", type=_positive_int, help="override the recipe's number of steps (>= 1)")

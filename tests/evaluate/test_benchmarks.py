@@ -186,7 +186,10 @@ def test_blimp_variants_by_hand(mlm, clm):
     assert BLiMP(source=src, variant="babylm2024").evaluate(clm).rows["correct"].tolist() == [True, True, True]
 
 
-def test_minimal_pairs_any_file(mlm, tmp_path):
+def test_minimal_pairs_any_file(mlm, tmp_path, monkeypatch):
+    from babybias.evaluate.registry import REGISTRY
+
+    monkeypatch.setattr(REGISTRY, "_factories", dict(REGISTRY._factories))  # the registration ends with the test
     path = tmp_path / "mine.jsonl"
     path.write_text(json.dumps({"good": "he is tall .", "bad": "she is tall ."}) + "\n")
     register(MinimalPairs(name="test_my_pairs", source=path, good_field="good", bad_field="bad"), overwrite=True)
@@ -297,4 +300,4 @@ def test_docs_list_every_registered_benchmark():
     text = (Path(__file__).resolve().parents[2] / "docs" / "evaluate.md").read_text()
     paragraph = text.split("Registered names", 1)[1].split("`get_benchmark(", 1)[0]
     documented = set(re.findall(r"`([a-z_]+)`", paragraph)) - {"list_benchmarks", "source"}
-    assert documented == set(list_benchmarks()) - {"test_my_pairs"}  # a test registers test_my_pairs
+    assert documented == set(list_benchmarks())

@@ -108,14 +108,14 @@ def test_ctrl_c_says_what_is_kept_and_a_rerun_says_it_resumes(small_corpus, tmp_
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sandbox, "run_cell", interrupted)  # Ctrl-C as the first cell starts
+    monkeypatch.setattr(sandbox, "_cell_body", interrupted)  # Ctrl-C as the first cell starts
     assert main(args) == 130
     err = capsys.readouterr().err
     assert f"interrupted: 0 of 3 cells finished, kept in {out}; run the same command again to resume" in err
     # one finished cell on disk (as a finished run leaves it): the re-run says so before it goes on
-    config = SandboxConfig(corpus=str(small_corpus), output_dir=str(out), seeds=1, steps=1, vocab_size=100)
+    config = SandboxConfig(corpus=str(small_corpus), out_dir=str(out), seeds=1, steps=1, vocab_size=100)
     first = cells(config)[0]
-    first.path.mkdir(parents=True)
+    first.path.mkdir(parents=True, exist_ok=True)  # the interrupted run started it (its cell.json)
     (first.path / "cell.json").write_text(json.dumps({"fingerprint": config.fingerprint()}))
     (first.path / "scores.json").write_text("{}")
     assert main(args) == 130

@@ -32,7 +32,7 @@ def corpus_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def grid(corpus_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("grid") / "out"
-    config = SandboxConfig(corpus=str(corpus_file), output_dir=str(out), seeds=2, **SMALL)
+    config = SandboxConfig(corpus=str(corpus_file), out_dir=str(out), seeds=2, **SMALL)
     return config, run(config)
 
 
@@ -51,7 +51,7 @@ def test_summarize_composites_by_hand():
 
 def test_grid_writes_self_contained_cells_and_a_table_with_seed_intervals(grid):
     config, result = grid
-    out = Path(config.output_dir)
+    out = Path(config.out_dir)
     assert [c.name for c in cells(config)] == ["baseline/seed-0", "cda/seed-0", "duplication/seed-0",
                                                "baseline/seed-1", "cda/seed-1", "duplication/seed-1"]
     for cell in cells(config):
@@ -114,11 +114,11 @@ def test_rerun_skips_finished_cells_and_refuses_other_options(grid, monkeypatch,
     monkeypatch.setattr(sandbox, "train", lambda *a, **k: pytest.fail("a finished cell was trained again"))
     again = run(config)
     pd.testing.assert_frame_equal(again.intervals, result.intervals)
-    argv = ["sandbox", "--corpus", config.corpus, "--output", config.output_dir, "--seeds", "2", "--steps", "5",
+    argv = ["sandbox", "--corpus", config.corpus, "--output", config.out_dir, "--seeds", "2", "--steps", "5",
             "--vocab-size", "400", "--blimp-limit", "2", "--bias-limit", "20", "--quiet"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("babybias: error: cell folder") and "was run with other options" in err
+    assert err.startswith("babybias: error: ") and "holds a grid made with other options (recipe, steps)" in err
 
 
 def test_a_killed_grid_resumes_where_it_stopped(corpus_file, tmp_path, monkeypatch):
@@ -126,7 +126,7 @@ def test_a_killed_grid_resumes_where_it_stopped(corpus_file, tmp_path, monkeypat
     from babybias.train import latest_valid_checkpoint
 
     real_train = sandbox.train
-    config = SandboxConfig(corpus=str(corpus_file), output_dir=str(tmp_path / "out"), seeds=1,
+    config = SandboxConfig(corpus=str(corpus_file), out_dir=str(tmp_path / "out"), seeds=1,
                            conditions=("baseline", "cda"), **SMALL)
     calls = []
 
@@ -224,10 +224,10 @@ def test_a_users_factory_and_pipeline_in_python(corpus_file, tmp_path, capsys):
 
     factory = load_object(f"{HERE / 'user_intervention.py'}:lowercase_everything")
     exp = Experiment("lower", factory, label="lower")  # control "auto"
-    config = SandboxConfig(experiment=exp, corpus=str(corpus_file), output_dir=str(tmp_path / "a"), seeds=1, **SMALL)
+    config = SandboxConfig(experiment=exp, corpus=str(corpus_file), out_dir=str(tmp_path / "a"), seeds=1, **SMALL)
     with pytest.raises(ValueError, match="needs no matched control"):  # it adds no words: nothing to match
         run(config)
-    none = SandboxConfig(experiment=exp, control="none", corpus=str(corpus_file), output_dir=str(tmp_path / "b"),
+    none = SandboxConfig(experiment=exp, control="none", corpus=str(corpus_file), out_dir=str(tmp_path / "b"),
                          seeds=1, **SMALL)
     assert none.conditions == ("baseline", "lower")
     result = run(none)
@@ -269,9 +269,9 @@ def test_presets_name_their_primary_metric_and_conditions():
 
 def test_collect_can_correct_the_primary_metric_and_restrict_to_cells(grid, tmp_path):
     config, result = grid
-    fixed = collect(config.output_dir, n_resamples=99, write=False, primary_metric="crows_pairs/overall")
+    fixed = collect(config.out_dir, n_resamples=99, write=False, primary_metric="crows_pairs/overall")
     assert fixed.primary_metric == "crows_pairs/overall" and fixed.summary[2].endswith("crows_pairs/overall")
-    seed0 = collect(config.output_dir, n_resamples=99, write=False, cells=[c.name for c in cells(config) if c.seed == 0])
+    seed0 = collect(config.out_dir, n_resamples=99, write=False, cells=[c.name for c in cells(config) if c.seed == 0])
     assert set(seed0.values["seed"]) == {0} and seed0.effect("cda").distinguishable is None
     with pytest.raises(ValueError, match="is not a score the sandbox computes"):
         SandboxConfig(primary_metric="crows_pair/overall")
@@ -281,10 +281,10 @@ def test_a_tokenizer_trained_with_other_options_is_refused(grid):
     from babybias.experiment.sandbox import SandboxError, _load_or_train_tokenizer
 
     config, _ = grid
-    out = Path(config.output_dir)
+    out = Path(config.out_dir)
     same = _load_or_train_tokenizer(config, None, out)  # loaded, not trained (no corpus needed)
     assert len(same) <= 400
-    other = SandboxConfig(corpus=config.corpus, output_dir=config.output_dir, seeds=2, **(SMALL | {"vocab_size": 300}))
+    other = SandboxConfig(corpus=config.corpus, out_dir=config.out_dir, seeds=2, **(SMALL | {"vocab_size": 300}))
     with pytest.raises(SandboxError, match="was trained with other options"):
         _load_or_train_tokenizer(other, None, out)
 

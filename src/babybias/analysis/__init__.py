@@ -17,7 +17,9 @@ from .cca import CCAResult, CCASampleSizeWarning, canonical_correlations, cca_al
 from .composites import (COMPOSITES, SANDBOX, SEED_PAPER, SEED_PAPER_DOMAINS, Composite, CompositeResult, composite_table,
                          get_composite, register_composite, winobias_as_bias)
 from .correlation import Correlation, correlate, plot_correlation
-from .stats import Interval, PairedDifference, aggregate_seeds, bootstrap_ci, mean_interval, paired_bootstrap
+from .grid import Grid, GridCollection, GridError, collect_grid, parse_seeds, plot_effects, read_records
+from .stats import (LEVEL, Effect, Interval, PairedDifference, aggregate_seeds, bootstrap_ci, estimate_effect,
+                    mean_interval, no_spread, paired_bootstrap, seed_effect, weighted_bootstrap)
 from .sweeps import (COLUMNS, Checkpoint, find_checkpoints, load_checkpoint_model, plot_trajectories_by_seed, read_results,
                     seed_bands, sweep, tokens_seen)
 
@@ -26,7 +28,9 @@ __all__ = [
     "COMPOSITES", "SANDBOX", "SEED_PAPER", "SEED_PAPER_DOMAINS", "Composite", "CompositeResult", "composite_table",
     "get_composite", "register_composite", "winobias_as_bias",
     "Correlation", "correlate", "plot_correlation",
-    "Interval", "PairedDifference", "aggregate_seeds", "bootstrap_ci", "mean_interval", "paired_bootstrap",
+    "Grid", "GridCollection", "GridError", "collect_grid", "parse_seeds", "plot_effects", "read_records",
+    "LEVEL", "Effect", "Interval", "PairedDifference", "aggregate_seeds", "bootstrap_ci", "estimate_effect",
+    "mean_interval", "no_spread", "paired_bootstrap", "seed_effect", "weighted_bootstrap",
     "COLUMNS", "Checkpoint", "find_checkpoints", "load_checkpoint_model", "plot_trajectories_by_seed", "read_results",
     "seed_bands", "sweep", "tokens_seen",
 ]

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .stats import LEVEL, no_spread
+
 __all__ = [
     "CCAResult",
     "CCASampleSizeWarning",
@@ -53,7 +55,7 @@ class CCAResult:
     x_loadings: pd.DataFrame  # structure correlations: corr(metric of x, canonical variate of x), metrics × CV1..CVk
     y_loadings: pd.DataFrame
     exact: bool = False  # True when every permutation of the methods was enumerated
-    confidence: float = 0.95
+    confidence: float = LEVEL
     n_bootstrap: int = 0
     bootstrap_distribution: np.ndarray | None = None
 
@@ -105,7 +107,7 @@ def _check(frame: pd.DataFrame, name: str) -> None:
         values = frame[column].to_numpy()
         if not np.all(np.isfinite(values)):
             raise ValueError(f"{name} column {column!r} has missing or infinite values")
-        if np.ptp(values) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))):
+        if no_spread(values):
             raise ValueError(f"{name} column {column!r} is constant across methods; CCA needs variation in every "
                              "column (drop it)")
 
@@ -217,7 +219,7 @@ def _structure(frame: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
 
 
 def cca_alignment(x: pd.DataFrame | np.ndarray, y: pd.DataFrame | np.ndarray, *, n_permutations: int = 999,
-                  n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0) -> CCAResult:
+                  n_bootstrap: int = 1000, confidence: float = LEVEL, seed: int = 0) -> CCAResult:
     """Canonical correlations of ``x`` and ``y`` (rows = methods), a permutation test and a bootstrap interval for ρ₁."""
     if n_permutations < 1:
         raise ValueError("n_permutations must be at least 1")

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from babybias.analysis.stats import Interval, as_finite_1d, check_level, run_bootstrap, warn_small_n
+from .stats import LEVEL, Interval, as_finite_1d, check_level, no_spread, run_bootstrap, warn_small_n
 
 __all__ = ["Correlation", "correlate", "plot_correlation"]
 
@@ -69,7 +69,7 @@ def _spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def correlate(x: Sequence[float], y: Sequence[float], method: str = "pearson", *, n_resamples: int = 9999,
-              level: float = 0.95, ci_method: str = "BCa", seed: int = 0) -> Correlation:
+              level: float = LEVEL, ci_method: str = "BCa", seed: int = 0) -> Correlation:
     """Pearson or Spearman correlation of paired values, scipy's p-value, and a paired bootstrap interval.
 
     p-value: ``scipy.stats.pearsonr`` (t test, exact for bivariate normal data) or ``spearmanr``
@@ -81,8 +81,8 @@ def correlate(x: Sequence[float], y: Sequence[float], method: str = "pearson", *
     ys = as_finite_1d(y, "y", min_n=3)
     if xs.size != ys.size:
         raise ValueError(f"x and y must have equal lengths (paired values), got {xs.size} and {ys.size}")
-    if np.ptp(xs) == 0 or np.ptp(ys) == 0:
-        raise ValueError(f"{'x' if np.ptp(xs) == 0 else 'y'} is constant: the correlation is undefined")
+    if no_spread(xs) or no_spread(ys):
+        raise ValueError(f"{'x' if no_spread(xs) else 'y'} is constant: the correlation is undefined")
     level = check_level(level)
     warn_small_n(xs.size, "correlate")
     fisher = (float("nan"), float("nan"))

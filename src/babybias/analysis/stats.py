@@ -1,6 +1,10 @@
-"""Statistics used everywhere in ``babybias.analysis``: bootstrap intervals over items, paired
-comparisons of two systems on the same items, and means across seeds with t intervals.
+"""babybias's one statistics vocabulary: bootstrap intervals over items (plain and weighted), paired
+comparisons of two systems on the same items, means across seeds with t intervals, and the effect of a
+condition against a reference paired by seed and by item.
 
+Every result is an :class:`Interval` (like scipy's result objects: ``estimate``, ``low``/``high`` and
+``confidence_interval``, ``level``, ``n``, ``method`` and, where a test goes with it, ``p_value``);
+an :class:`Effect` holds one seed-paired interval and one item-paired :class:`PairedDifference`.
 Every function is pure (no global state): randomness comes from an explicit ``seed`` turned into
 ``np.random.default_rng(seed)``. Results are frozen dataclasses with ``to_dict()``.
 """
@@ -8,23 +12,38 @@ Every function is pure (no global state): randomness comes from an explicit ``se
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+LEVEL = 0.95  # the confidence level of every interval babybias reports unless told otherwise
 SMALL_N = 10  # below this many items a bootstrap interval is wide and undercovers: warn
 BATCH_ELEMENTS = 2_000_000  # resampled values held at once (bounds memory for many items × many resamples)
+SPREAD_TOL = 1e-12  # values within this fraction of their largest magnitude (at least 1) of each other do not vary
+JACKKNIFE_GROUPS = 100  # BCa's acceleration from a delete-one-group jackknife over at most this many groups
+INTERVAL_METHODS = ("percentile", "BCa")
 
-__all__ = ["Interval", "PairedDifference", "bootstrap_ci", "paired_bootstrap", "mean_interval", "aggregate_seeds"]
+__all__ = ["LEVEL", "Interval", "PairedDifference", "Effect", "bootstrap_ci", "paired_bootstrap", "weighted_bootstrap",
+           "mean_interval", "aggregate_seeds", "seed_effect", "estimate_effect", "no_spread"]
+
+
+class ConfidenceInterval(NamedTuple):
+    """``(low, high)``, as ``scipy.stats``' result objects name them."""
+
+    low: float
+    high: float
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate with its confidence interval (``low``, ``high``) at ``level``, from ``n`` values."""
+    """A point estimate with its confidence interval (``low``, ``high``) at ``level``, from ``n`` values
+    (``method`` says how), and where a test goes with it its two-sided ``p_value`` (``p_method``);
+    ``resamples``: the bootstrap resamples the interval used (0 when none)."""
 
     estimate: float
     low: float
@@ -32,6 +51,13 @@ class Interval:
     level: float
     n: int
     method: str
+    p_value: float = math.nan
+    p_method: str = ""
+    resamples: int = 0
+
+    @property
+    def confidence_interval(self) -> ConfidenceInterval:
+        return ConfidenceInterval(self.low, self.high)
 
     def to_dict(self) -> dict:
         """Plain data (floats, ints, strings) for printing or a DataFrame row."""
@@ -42,10 +68,8 @@ class Interval:
 class PairedDifference(Interval):
     """``statistic(b) − statistic(a)`` over paired items (an :class:`Interval`), with a two-sided p-value."""
 
-    p_value: float
-    p_method: str
-    statistic_a: float
-    statistic_b: float
+    statistic_a: float = math.nan
+    statistic_b: float = math.nan
 
     @property
     def interval(self) -> Interval:
@@ -54,6 +78,13 @@ class PairedDifference(Interval):
 
 
 # --------------------------------------------------------------------------- validation helpers
+
+
+def no_spread(values) -> bool:
+    """Whether ``values`` do not vary: their range is at most :data:`SPREAD_TOL` of their largest magnitude
+    (at least 1). A t statistic, a standardised predictor or a correlation is undefined then."""
+    x = np.asarray(values, dtype=float)
+    return bool(np.ptp(x) <= SPREAD_TOL * max(1.0, float(np.abs(x).max())))
 
 
 def as_finite_1d(values, name: str, min_n: int = 1) -> np.ndarray:
@@ -136,7 +167,7 @@ def run_bootstrap(data: tuple[np.ndarray, ...], statistic: Callable, *, paired: 
 
 
 def bootstrap_ci(values: Sequence[float], statistic: Callable = np.mean, *, n_resamples: int = 9999,
-                 level: float = 0.95, method: str = "BCa", seed: int = 0) -> Interval:
+                 level: float = LEVEL, method: str = "BCa", seed: int = 0) -> Interval:
     """Bootstrap confidence interval of ``statistic(values)`` over items (``scipy.stats.bootstrap``)."""
     x = as_finite_1d(values, "values", min_n=2)
     level = check_level(level)
@@ -145,11 +176,11 @@ def bootstrap_ci(values: Sequence[float], statistic: Callable = np.mean, *, n_re
     stat = statistic if vectorized else (lambda s: statistic(s))
     low, high, used = run_bootstrap((x,), stat, paired=False, vectorized=vectorized, n_resamples=n_resamples,
                                     level=level, method=method, seed=seed)
-    return Interval(float(statistic(x)), low, high, level, int(x.size), used)
+    return Interval(float(statistic(x)), low, high, level, int(x.size), used, resamples=n_resamples)
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], statistic: Callable = np.mean, *,
-                     n_resamples: int = 9999, level: float = 0.95, method: str = "BCa", seed: int = 0,
+                     n_resamples: int = 9999, level: float = LEVEL, method: str = "BCa", seed: int = 0,
                      p_method: str = "permutation") -> PairedDifference:
     """``statistic(b) − statistic(a)`` over the same items, with a paired bootstrap interval and a p-value.
 
@@ -186,8 +217,8 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], statistic: Callable
     else:
         p = bootstrap_p_value(x, y, diff, vectorized=vectorized, n_resamples=n_resamples, seed=seed)
         p_name = "bootstrap (null-shifted)"
-    return PairedDifference(estimate, low, high, level, int(x.size), used, p, p_name,
-                            float(statistic(x)), float(statistic(y)))
+    return PairedDifference(estimate, low, high, level, int(x.size), used, p_value=p, p_method=p_name,
+                            resamples=n_resamples, statistic_a=float(statistic(x)), statistic_b=float(statistic(y)))
 
 
 def bootstrap_p_value(x: np.ndarray, y: np.ndarray, diff: Callable, *, vectorized: bool, n_resamples: int,
@@ -220,7 +251,7 @@ def check_bounds(bounds: tuple[float, float] | None, x: np.ndarray) -> tuple[flo
     return lo, hi
 
 
-def mean_interval(values: Sequence[float], level: float = 0.95,
+def mean_interval(values: Sequence[float], level: float = LEVEL,
                   bounds: tuple[float, float] | None = None) -> Interval:
     """Mean with its t interval, mean ± t_{n−1} · sd/√n (``scipy.stats.t.interval`` with ``scipy.stats.sem``).
 
@@ -247,12 +278,14 @@ def mean_interval(values: Sequence[float], level: float = 0.95,
 
 
 def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | str | None = None,
-                    level: float = 0.95, bounds: tuple[float, float] | None = None) -> pd.DataFrame:
+                    level: float = LEVEL, bounds: tuple[float, float] | Callable[[tuple], tuple[float, float] | None]
+                    | None = None) -> pd.DataFrame:
     """One row per group of ``by``: mean, sd, n, low, high of ``value`` across its rows (seeds), t interval.
 
     Each row of ``df`` is one run (one seed); ``by`` names the columns that identify a condition
     (e.g. ``["corpus", "checkpoint"]``). Groups with a single seed get NaN sd/low/high and one warning.
-    ``bounds``: the value's range, to clip each interval to (see :func:`mean_interval`).
+    ``bounds``: the value's range, to clip each interval to (see :func:`mean_interval`), or a function of
+    a group's key (a tuple of its ``by`` values) giving that group's range (None: no clipping).
     """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -266,7 +299,8 @@ def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | 
     if not np.all(np.isfinite(vals)):
         raise ValueError(f"column {value!r} has {int(np.sum(~np.isfinite(vals)))} non-numeric or non-finite values")
     level = check_level(level)
-    check_bounds(bounds, vals)
+    if not callable(bounds):
+        check_bounds(bounds, vals)
     groups = df.groupby(by, sort=True, dropna=False)[value] if by else [((), df[value])]
     rows, singles = [], []
     for key, series in groups:
@@ -274,7 +308,7 @@ def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | 
         x = series.to_numpy(dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            iv = mean_interval(x, level, bounds)
+            iv = mean_interval(x, level, bounds(key) if callable(bounds) else bounds)
         if x.size < 2:
             singles.append(key)
         rows.append({**dict(zip(by, key)), "mean": iv.estimate,
@@ -284,3 +318,191 @@ def aggregate_seeds(df: pd.DataFrame, value: str = "value", by: Sequence[str] | 
         warnings.warn(f"aggregate_seeds: {len(singles)} group(s) have a single seed, interval NaN: {singles[:5]}",
                       stacklevel=2)
     return pd.DataFrame(rows, columns=[*by, "mean", "sd", "n", "low", "high", "level", "method"])
+
+
+# --------------------------------------------------------------------------- weighted bootstrap over items
+
+
+def _weights(idx: np.ndarray, n: int) -> np.ndarray:
+    """Rows of item indices (B × n) → rows of item multiplicities (B × n)."""
+    idx = np.atleast_2d(idx).astype(np.int64)
+    offsets = (np.arange(idx.shape[0]) * n)[:, None]
+    return np.bincount((idx + offsets).ravel(), minlength=idx.shape[0] * n).reshape(idx.shape[0], n).astype(float)
+
+
+def weighted_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n: int, names: Sequence[str], *,
+                       n_resamples: int = 999, level: float = LEVEL, seed: int = 0,
+                       method: str = "percentile") -> dict[str, Interval]:
+    """The weighted bootstrap over n items: ``statistic(weights)`` (B × n item weights → B × K values) on the data (all weights 1) and its
+    ``method`` interval ("percentile", default, or "BCa") over ``n_resamples`` resamples of the n items.
+    BCa is not the default: for a statistic biased upward by resampling (FPED, GAP_RMS: sums of absolute or
+    squared differences) nearly every resample lies above the estimate, and BCa's bias correction then
+    pushes both ends into the lower tail (an interval of width 0.03 below the estimate, docs/downstream.md)."""
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
+    if n < 2:
+        raise ValueError(f"need at least 2 test items for an interval, got {n}")
+    point = np.asarray(statistic(np.ones((1, n))), dtype=float)[0]
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+
+    def stat(idx, axis=-1):
+        return np.asarray(statistic(_weights(idx, n)), dtype=float).T  # K × B
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap((np.arange(n),), stat, vectorized=True, method="percentile", n_resamples=n_resamples,
+                              confidence_level=level, batch=batch_size(n), rng=np.random.default_rng(seed))
+    dist = np.asarray(res.bootstrap_distribution, dtype=float).reshape(len(names), -1)
+    jack = (np.asarray(statistic(_jackknife_weights(n, seed)), dtype=float).T if method == "BCa"
+            else np.full((len(names), 1), np.nan))
+    out = {}
+    for k, name in enumerate(names):
+        finite = dist[k][np.isfinite(dist[k])]
+        low, high, used = _quantiles(point[k], finite, jack[k], level, method)
+        out[name] = Interval(float(point[k]), low, high, level, n, f"bootstrap-{used} over items",
+                             resamples=int(finite.size))
+    return out
+
+
+def _jackknife_weights(n: int, seed: int) -> np.ndarray:
+    """G × n weight rows that each leave out one of G = min(n, JACKKNIFE_GROUPS) seeded groups of items
+    (the delete-one jackknife when n ≤ JACKKNIFE_GROUPS)."""
+    groups = min(n, JACKKNIFE_GROUPS)
+    member = np.random.default_rng([seed, 1]).permutation(n) % groups
+    w = np.ones((groups, n))
+    w[member, np.arange(n)] = 0.0
+    return w
+
+
+def _quantiles(point: float, dist: np.ndarray, jack: np.ndarray, level: float, method: str) -> tuple[float, float, str]:
+    """Percentile or BCa (Efron 1987) quantiles of the finite bootstrap values ``dist``; BCa's bias
+    correction z0 from the share of values below ``point`` (capped at 1/(2B) from 0 and 1), its
+    acceleration from the jackknife values ``jack``. BCa falls back to percentile if ``point`` is undefined."""
+    if dist.size == 0:
+        return float("nan"), float("nan"), method
+    alpha = (1 - level) / 2
+    q = np.array([alpha, 1 - alpha])
+    if method == "BCa" and np.isfinite(point):
+        share = (np.sum(dist < point) + 0.5 * np.sum(dist == point)) / dist.size
+        z0 = stats.norm.ppf(np.clip(share, 0.5 / dist.size, 1 - 0.5 / dist.size))
+        j = jack[np.isfinite(jack)]
+        d = j.mean() - j if j.size else j
+        ss = float(d @ d)
+        a = float(np.sum(d ** 3)) / (6 * ss ** 1.5) if ss > 0 else 0.0
+        z = stats.norm.ppf(q)
+        q = stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+    elif method == "BCa":
+        method = "percentile"
+    low, high = np.quantile(dist, q)
+    return float(low), float(high), method
+
+
+# --------------------------------------------------------------------------- effects paired by seed and by item
+
+
+def _t_test_p(d: np.ndarray) -> float:
+    """Two-sided one-sample t test of mean(d) = 0; without spread (:func:`no_spread`) 1 if d is 0, else 0."""
+    if d.size < 2:
+        return math.nan
+    if no_spread(d):  # the t statistic is undefined
+        return 1.0 if d[0] == 0 else 0.0
+    return float(stats.ttest_1samp(d, 0.0).pvalue)
+
+
+def seed_effect(reference: Mapping[int, float], condition: Mapping[int, float], level: float = LEVEL,
+                bounds: tuple[float, float] | None = None) -> Interval:
+    """``condition − reference`` paired by seed: the mean of the per-seed differences over the seeds both
+    have (finite), its t interval and one-sample t-test p (``n`` seeds; NaN interval and p with one seed).
+    ``bounds``: the metric's range, which bounds a difference by ±(high − low): the interval is clipped to that."""
+    shared = sorted(set(reference) & set(condition))
+    d = np.array([condition[s] - reference[s] for s in shared], dtype=float)
+    d = d[np.isfinite(d)]
+    clip = None if bounds is None or not np.isfinite(bounds[1] - bounds[0]) else (
+        -(bounds[1] - bounds[0]), bounds[1] - bounds[0])
+    if d.size == 0:
+        return Interval(math.nan, math.nan, math.nan, level, 0, "t", p_method="one-sample t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # one seed: NaN interval, said where it is shown
+        iv = mean_interval(d, level, clip)
+    return Interval(iv.estimate, iv.low, iv.high, level, int(d.size), iv.method, p_value=_t_test_p(d),
+                    p_method="one-sample t")
+
+
+def _excludes_zero(low: float, high: float) -> bool:
+    return bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
+
+
+@dataclass(frozen=True)
+class Effect:
+    """``metric(condition) − metric(reference)`` with its interval over seeds and, where defined, over items."""
+
+    condition: str
+    metric: str
+    estimate: float
+    seeds: Interval                      # t interval of the per-seed differences (NaN with one seed)
+    p_seeds: float                       # one-sample t-test of the per-seed differences
+    items: PairedDifference | None       # paired bootstrap over items of the seed-averaged values
+    per_seed: dict[int, float]           # seed -> difference
+    distinguishable: bool | None         # None: one seed, no verdict
+    reference: str = "baseline"          # what the condition is compared with (the baseline, or the control)
+
+    @property
+    def label(self) -> str:
+        """``cda`` against the baseline, ``cda − duplication`` against another reference."""
+        return self.condition if self.reference == "baseline" else f"{self.condition} − {self.reference}"
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.per_seed)
+
+    def to_dict(self) -> dict:
+        """One flat row: estimate, seed interval and p, item interval and p (NaN where absent), verdict."""
+        it = self.items
+        return {"condition": self.condition, "reference": self.reference, "metric": self.metric, "estimate": self.estimate,
+                "seeds_low": self.seeds.low, "seeds_high": self.seeds.high, "n_seeds": self.n_seeds,
+                "p_seeds": self.p_seeds,
+                "items_low": it.low if it else math.nan, "items_high": it.high if it else math.nan,
+                "n_items": it.n if it else 0, "p_items": it.p_value if it else math.nan,
+                "items_method": it.method if it else "", "distinguishable": self.distinguishable,
+                "per_seed": {str(k): v for k, v in self.per_seed.items()}}
+
+
+def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float], *,
+                    baseline_items: Mapping[int, np.ndarray] | None = None,
+                    condition_items: Mapping[int, np.ndarray] | None = None,
+                    name: str = "condition", metric: str = "metric", reference: str = "baseline",
+                    level: float = LEVEL, n_resamples: int = 1999, seed: int = 0,
+                    bounds: tuple[float, float] | None = None) -> Effect:
+    """The effect of ``condition`` over ``baseline`` (or another ``reference``: the control) on one metric.
+
+    ``baseline`` / ``condition`` map training seeds to the metric's value; only seeds present in both
+    (with finite values) are used: :func:`seed_effect`, clipped to the metric's ``bounds`` where given.
+    ``*_items`` map seeds to per-item values (the same items, in the same order, in every cell) for the
+    interval over items, :func:`paired_bootstrap` of the seed-averaged values; ``seed`` seeds it.
+    Distinguishable from noise: two seeds or more, the seed interval excludes 0, and so does the item
+    interval where there is one.
+    """
+    shared = sorted(s for s in set(baseline) & set(condition) if np.isfinite(condition[s] - baseline[s]))
+    if not shared:
+        raise ValueError(f"{name} vs {reference} on {metric}: no seed has both cells "
+                         f"({reference} seeds {sorted(baseline)}, {name} seeds {sorted(condition)})")
+    seeds_iv = seed_effect(baseline, condition, level, bounds)
+    items = None
+    if baseline_items is not None and condition_items is not None and all(
+            s in baseline_items and s in condition_items for s in shared):
+        a = np.mean([np.asarray(baseline_items[s], dtype=float) for s in shared], axis=0)
+        b = np.mean([np.asarray(condition_items[s], dtype=float) for s in shared], axis=0)
+        if a.shape != b.shape:
+            raise ValueError(f"{name} vs {reference} on {metric}: {b.size} items against {a.size}; "
+                             "the cells were evaluated on different items (another limit or benchmark version?)")
+        if a.size >= 2:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                items = paired_bootstrap(a, b, n_resamples=n_resamples, level=level, seed=seed)
+    if len(shared) < 2:
+        verdict = None
+    else:
+        verdict = _excludes_zero(seeds_iv.low, seeds_iv.high) and (items is None or _excludes_zero(items.low, items.high))
+    per_seed = {int(s): float(condition[s] - baseline[s]) for s in shared}
+    return Effect(name, metric, seeds_iv.estimate, seeds_iv, seeds_iv.p_value, items, per_seed, verdict, reference)

@@ -20,7 +20,7 @@ from .metrics import (Estimate, auc_table, bios_metrics, equal_error_rate_thresh
                       toxicity_metrics, tpr_gaps, weighted_auc)
 from .tasks import BiosTask, DownstreamTask, ToxicityTask, get_task
 from .transfer import (DEFAULT_INTERVENTIONS, TransferConfig, TransferResult, bias_transfer, collect,
-                       transfer_regression, upstream_bias)
+                       transfer_grid, transfer_regression, upstream_bias)
 
 __all__ = [
     "BIOS_PROFESSIONS", "DataError", "identity_terms", "load_bios", "load_toxicity", "madlibs_77k", "read_table",
@@ -32,6 +32,6 @@ __all__ = [
     "Estimate", "auc_table", "bios_metrics", "equal_error_rate_threshold", "fisher_interval", "fped_fned", "gap_rms",
     "gap_rms_corrected", "gap_share_correlation", "metric_bounds", "noise_floor", "term_masks", "term_rates", "toxicity_metrics", "tpr_gaps", "weighted_auc",
     "BiosTask", "DownstreamTask", "ToxicityTask", "get_task",
-    "DEFAULT_INTERVENTIONS", "TransferConfig", "TransferResult", "bias_transfer", "collect", "transfer_regression",
-    "upstream_bias",
+    "DEFAULT_INTERVENTIONS", "TransferConfig", "TransferResult", "bias_transfer", "collect", "transfer_grid",
+    "transfer_regression", "upstream_bias",
 ]

@@ -36,19 +36,17 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..analysis.stats import LEVEL, Interval, no_spread
+from ..analysis.stats import weighted_bootstrap as bootstrap_statistics
+
 N_RESAMPLES = 999
-LEVEL = 0.95
 EER_THRESHOLDS = 101
-BATCH_ELEMENTS = 2_000_000
-JACKKNIFE_GROUPS = 100  # BCa's acceleration from a delete-one-group jackknife over at most this many groups
-INTERVAL_METHODS = ("percentile", "BCa")
 GAP_VARIANTS = ("keep_zero", "inlp")
 
 __all__ = ["Estimate", "tpr_gaps", "gap_rms", "gap_rms_corrected", "gap_share_correlation", "fisher_interval",
@@ -57,98 +55,9 @@ __all__ = ["Estimate", "tpr_gaps", "gap_rms", "gap_rms_corrected", "gap_share_co
            "toxicity_metrics", "weighted_auc", "bootstrap_statistics", "noise_floor"]
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A metric's value on the test items with its bootstrap interval (``low``, ``high``) at ``level``:
-    ``n`` items, ``resamples`` of them usable for the interval."""
-
-    estimate: float
-    low: float
-    high: float
-    level: float
-    n: int
-    resamples: int
-    method: str = "bootstrap-percentile over items"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# --------------------------------------------------------------------------- bootstrap over items
-
-
-def _weights(idx: np.ndarray, n: int) -> np.ndarray:
-    """Rows of item indices (B × n) → rows of item multiplicities (B × n)."""
-    idx = np.atleast_2d(idx).astype(np.int64)
-    offsets = (np.arange(idx.shape[0]) * n)[:, None]
-    return np.bincount((idx + offsets).ravel(), minlength=idx.shape[0] * n).reshape(idx.shape[0], n).astype(float)
-
-
-def bootstrap_statistics(statistic: Callable[[np.ndarray], np.ndarray], n: int, names: Sequence[str], *,
-                         n_resamples: int = N_RESAMPLES, level: float = LEVEL, seed: int = 0,
-                         method: str = "percentile") -> dict[str, Estimate]:
-    """``statistic(weights)`` (B × n item weights → B × K values) on the data (all weights 1) and its
-    ``method`` interval ("percentile", default, or "BCa") over ``n_resamples`` resamples of the n items.
-    BCa is not the default: for a statistic biased upward by resampling (FPED, GAP_RMS: sums of absolute or
-    squared differences) nearly every resample lies above the estimate, and BCa's bias correction then
-    pushes both ends into the lower tail (an interval of width 0.03 below the estimate, docs/downstream.md)."""
-    if method not in INTERVAL_METHODS:
-        raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
-    if n < 2:
-        raise ValueError(f"need at least 2 test items for an interval, got {n}")
-    point = np.asarray(statistic(np.ones((1, n))), dtype=float)[0]
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-
-    def stat(idx, axis=-1):
-        return np.asarray(statistic(_weights(idx, n)), dtype=float).T  # K × B
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = stats.bootstrap((np.arange(n),), stat, vectorized=True, method="percentile", n_resamples=n_resamples,
-                              confidence_level=level, batch=max(1, BATCH_ELEMENTS // n), rng=np.random.default_rng(seed))
-    dist = np.asarray(res.bootstrap_distribution, dtype=float).reshape(len(names), -1)
-    jack = (np.asarray(statistic(_jackknife_weights(n, seed)), dtype=float).T if method == "BCa"
-            else np.full((len(names), 1), np.nan))
-    out = {}
-    for k, name in enumerate(names):
-        finite = dist[k][np.isfinite(dist[k])]
-        low, high, used = _interval(point[k], finite, jack[k], level, method)
-        out[name] = Estimate(float(point[k]), low, high, level, n, int(finite.size), f"bootstrap-{used} over items")
-    return out
-
-
-def _jackknife_weights(n: int, seed: int) -> np.ndarray:
-    """G × n weight rows that each leave out one of G = min(n, JACKKNIFE_GROUPS) seeded groups of items
-    (the delete-one jackknife when n ≤ JACKKNIFE_GROUPS)."""
-    groups = min(n, JACKKNIFE_GROUPS)
-    member = np.random.default_rng([seed, 1]).permutation(n) % groups
-    w = np.ones((groups, n))
-    w[member, np.arange(n)] = 0.0
-    return w
-
-
-def _interval(point: float, dist: np.ndarray, jack: np.ndarray, level: float, method: str) -> tuple[float, float, str]:
-    """Percentile or BCa (Efron 1987) quantiles of the finite bootstrap values ``dist``; BCa's bias
-    correction z0 from the share of values below ``point`` (capped at 1/(2B) from 0 and 1), its
-    acceleration from the jackknife values ``jack``. BCa falls back to percentile if ``point`` is undefined."""
-    if dist.size == 0:
-        return float("nan"), float("nan"), method
-    alpha = (1 - level) / 2
-    q = np.array([alpha, 1 - alpha])
-    if method == "BCa" and np.isfinite(point):
-        share = (np.sum(dist < point) + 0.5 * np.sum(dist == point)) / dist.size
-        z0 = stats.norm.ppf(np.clip(share, 0.5 / dist.size, 1 - 0.5 / dist.size))
-        j = jack[np.isfinite(jack)]
-        d = j.mean() - j if j.size else j
-        ss = float(d @ d)
-        a = float(np.sum(d ** 3)) / (6 * ss ** 1.5) if ss > 0 else 0.0
-        z = stats.norm.ppf(q)
-        q = stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
-    elif method == "BCa":
-        method = "percentile"
-    low, high = np.quantile(dist, q)
-    return float(low), float(high), method
+#: a metric's value on the test items with its bootstrap interval over items: ``estimate, low, high, level, n
+#: (items), method, p_value, p_method, resamples`` (the usable resamples); babybias's one result object
+Estimate = Interval
 
 
 # --------------------------------------------------------------------------- occupation TPR gaps
@@ -268,7 +177,7 @@ def gap_share_correlation(gaps: Sequence[float], share_female: Sequence[float]) 
     """Pearson r (and its p) of the TPR gaps with the share of women, over occupations where both are defined."""
     g, s = np.asarray(gaps, dtype=float), np.asarray(share_female, dtype=float)
     keep = np.isfinite(g) & np.isfinite(s)
-    if keep.sum() < 3 or np.ptp(g[keep]) == 0 or np.ptp(s[keep]) == 0:
+    if keep.sum() < 3 or no_spread(g[keep]) or no_spread(s[keep]):
         return float("nan"), float("nan")
     res = stats.pearsonr(g[keep], s[keep])
     return float(res.statistic), float(res.pvalue)
@@ -335,7 +244,7 @@ def bios_metrics(labels: Sequence, predictions: Sequence, gender: Sequence, clas
     k_defined = int((np.isfinite(table.gap.to_numpy(dtype=float)) & np.isfinite(share)).sum())
     r = est["gap_share_pearson"].estimate
     if pearson_interval == "fisher":
-        est["gap_share_pearson"] = Estimate(r, *fisher_interval(r, k_defined, level), level, k_defined, 0,
+        est["gap_share_pearson"] = Estimate(r, *fisher_interval(r, k_defined, level), level, k_defined,
                                             "Fisher z over occupations")  # a bootstrap interval can exclude r
     return {n: est[n] for n in names[:4]}, table
 
@@ -356,8 +265,8 @@ def _recentred(corrected: Estimate, plain: float, statistic: Callable, n: int, n
                                        seed=seed, method="percentile")["c"]
     shift = plain ** 2 - corrected.estimate ** 2
     low, high = (float(np.sqrt(max(0.0, q ** 2 - shift))) for q in (pct.low, pct.high))
-    return Estimate(corrected.estimate, low, high, level, n, pct.resamples,
-                    "bootstrap-percentile over items, recentred on the bias-corrected estimate")
+    return Estimate(corrected.estimate, low, high, level, n,
+                    "bootstrap-percentile over items, recentred on the bias-corrected estimate", resamples=pct.resamples)
 
 
 # --------------------------------------------------------------------------- identity-term toxicity

@@ -27,7 +27,8 @@ import pandas as pd
 from scipy import stats
 from torch import nn
 
-from ..analysis.stats import mean_interval
+from ..analysis.grid import (Cell, Grid, collect_records, jsonable, parse_seeds, rank, read_records, save_figure)
+from ..analysis.stats import LEVEL, no_spread
 from ..evaluate.results import atomic_write_text
 from .finetune import FineTuneConfig, finetune, finetune_recipe, load_classifier, predict_proba
 from .data import DataError
@@ -36,10 +37,13 @@ from .metrics import N_RESAMPLES, metric_bounds
 from .tasks import DownstreamTask, get_task
 
 __all__ = ["TransferConfig", "TransferResult", "bias_transfer", "collect", "upstream_bias", "transfer_regression",
-           "DEFAULT_INTERVENTIONS"]
+           "transfer_grid", "DEFAULT_INTERVENTIONS"]
 
 DEFAULT_INTERVENTIONS = ("baseline", "scrub", "rebalance", "no_pretraining", "weight_perturbation")
-LEVEL = 0.95
+RECORD = "cell.json"      # a finished cell's record (written last)
+STARTED = "started.json"  # written when a cell starts: what it is and its fingerprint
+#: the columns of an item estimate kept in the per-seed values (``Estimate.to_dict`` has these and the p fields)
+VALUE_COLUMNS = ("estimate", "low", "high", "level", "n", "resamples", "method")
 
 
 @dataclass
@@ -74,13 +78,7 @@ class TransferConfig:
             raise ValueError(f"interventions must have distinct names, got {names}")
         if "baseline" not in names:
             raise ValueError("the interventions must include 'baseline' (every effect is measured against it)")
-        if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
-            if self.seeds < 1:
-                raise ValueError(f"seeds must be a number >= 1 or a list of seeds, got {self.seeds}")
-            self.seeds = tuple(range(self.seeds))
-        self.seeds = tuple(int(s) for s in self.seeds)
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct integers, got {self.seeds}")
+        self.seeds = parse_seeds(self.seeds)
         if self.finetune == "auto":  # the GPU recipe where there is a GPU, the CPU-sized one elsewhere
             import torch
 
@@ -124,8 +122,15 @@ class TransferConfig:
                 "interventions": {i.name: i.params() for i in self.interventions}}
 
 
-def _cell_dir(config: TransferConfig, name: str, seed: int) -> Path:
-    return config.out_dir / "cells" / name / f"seed-{seed}"
+def transfer_grid(config: TransferConfig) -> Grid:
+    """The bias-transfer grid (``babybias.analysis.grid``): interventions × seeds under ``config.out_dir``; what
+    every cell depends on is :meth:`TransferConfig.fingerprint` less the interventions, whose parameters are
+    each intervention's own (a grid can gain interventions later)."""
+    options = config.fingerprint()
+    own = options.pop("interventions")
+    return Grid(config.out_dir, [i.name for i in config.interventions], config.seeds, options=options,
+                condition_options=own, roles={i.name: "baseline" if i.name == "baseline" else "intervention"
+                                              for i in config.interventions}, record=RECORD, info=STARTED)
 
 
 def check_test_data(config: TransferConfig, tests: dict[str, pd.DataFrame]) -> None:
@@ -139,26 +144,6 @@ def check_test_data(config: TransferConfig, tests: dict[str, pd.DataFrame]) -> N
         raise DataError(f"the {len(test)} test bios{cap} hold no occupation with bios of both genders, so no TPR "
                         "gap and no gap_rms can be computed: a gap needs at least one woman's and one man's bio of "
                         "one occupation; give more test bios (a larger max_test, or none)")
-
-
-def _check_grid(config: TransferConfig) -> None:
-    """Write ``grid.json`` once; refuse a folder whose cells were made with other options."""
-    path = config.out_dir / "grid.json"
-    mine = json.loads(json.dumps(config.fingerprint(), default=str))
-    if path.exists():
-        theirs = json.loads(path.read_text())["fingerprint"]
-        shared = {k: v for k, v in mine.items() if k != "interventions"}
-        old = {k: v for k, v in theirs.items() if k != "interventions"}
-        clash = [k for k in shared if shared[k] != old.get(k)]
-        clash += [f"interventions/{n}" for n, p in mine["interventions"].items()
-                  if n in theirs.get("interventions", {}) and theirs["interventions"][n] != p]
-        if clash:
-            raise ValueError(f"{config.out_dir} holds a grid made with other options ({', '.join(clash)}); "
-                             "use another out_dir or remove it")
-        mine["interventions"] = {**theirs.get("interventions", {}), **mine["interventions"]}
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({"fingerprint": mine, "primary_metric": config.primary_metric,
-                                        "task": config.task.name}, indent=1))
 
 
 # --------------------------------------------------------------------------- upstream bias
@@ -215,14 +200,27 @@ def _estimates(d: dict) -> dict:
 
 def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed: int, train: pd.DataFrame,
              tests: dict[str, pd.DataFrame], callbacks: Sequence[Any] = ()) -> dict:
-    """Fine-tune, score and probe one (intervention, seed) cell; returns (and writes) its record."""
+    """Fine-tune, score and probe one (intervention, seed) cell; returns (and writes) its record
+    (``{}`` on a torchrun rank other than 0)."""
+    grid = transfer_grid(config)
+    cell = next(c for c in grid.cells() if c.condition == intervention.name and c.seed == seed)
+    record = grid.run_one(cell, lambda c: _cell_body(config, intervention, c, train, tests, callbacks),
+                          after=_tidy)
+    return record or {}
+
+
+def _tidy(cell: Cell) -> None:
+    """A finished cell keeps its final model, not its checkpoints."""
+    shutil.rmtree(cell.path / "finetune" / "checkpoints", ignore_errors=True)
+
+
+def _cell_body(config: TransferConfig, intervention: DownstreamIntervention, cell: Cell, train: pd.DataFrame,
+               tests: dict[str, pd.DataFrame], callbacks: Sequence[Any] = ()) -> dict | None:
+    """The cell's record: fine-tune (resuming from its newest checkpoint), score, probe; None on a torchrun
+    rank other than 0."""
     import torch
 
-    folder = _cell_dir(config, intervention.name, seed)
-    record_path = folder / "cell.json"
-    if record_path.exists():
-        return json.loads(record_path.read_text())
-    folder.mkdir(parents=True, exist_ok=True)
+    folder, seed = cell.path, cell.seed
     start = time.time()
     cell_train, cell_tests, report = intervention.data(train, dict(tests), config.task, seed)
     tokenizer = config.tokenizer
@@ -240,8 +238,8 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
     per_group, upstream = _probe(config, intervention, source, classifier, tokenizer)
     frame = cell_train[["text", "label"]]
     result = finetune(classifier, tokenizer, frame, folder / "finetune", config.finetune, seed=seed, callbacks=callbacks)
-    if _rank() != 0:  # under torchrun every rank fine-tunes; rank 0 alone scores and writes the cell
-        return {}
+    if rank() != 0:  # under torchrun every rank fine-tunes; rank 0 alone scores and writes the cell
+        return None
     probs = {name: predict_proba(result.model, tokenizer, t.text.tolist(), batch_size=config.finetune.eval_batch_size,
                                  max_length=config.finetune.max_length) for name, t in cell_tests.items()}
     summary, table = config.task.score(probs, cell_tests, cell_train, train, n_resamples=config.n_resamples, seed=seed)
@@ -253,9 +251,7 @@ def run_cell(config: TransferConfig, intervention: DownstreamIntervention, seed:
               "n_test": {k: len(v) for k, v in cell_tests.items()}, "resumed_from": result.resumed_from,
               "steps": (result.history[-1] or {}).get("step") if result.history else None,
               "seconds": round(time.time() - start, 2), "device": "cuda" if torch.cuda.is_available() else "cpu"}
-    atomic_write_text(record_path, json.dumps(record, indent=1, default=_json_default))
-    shutil.rmtree(folder / "finetune" / "checkpoints", ignore_errors=True)  # the final model is kept
-    return record
+    return json.loads(json.dumps(record, default=jsonable))
 
 
 def _probe(config: TransferConfig, intervention: DownstreamIntervention, source: Any, classifier: nn.Module,
@@ -282,12 +278,6 @@ def _probe(config: TransferConfig, intervention: DownstreamIntervention, source:
     return per_group, value
 
 
-def _rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def _probe_from(classifier: nn.Module, lm: nn.Module) -> nn.Module:
     """``lm`` with its trunk replaced by the classifier's (randomly initialised or perturbed) trunk."""
     import copy
@@ -295,14 +285,6 @@ def _probe_from(classifier: nn.Module, lm: nn.Module) -> nn.Module:
     out = copy.deepcopy(lm)
     out.base_model.load_state_dict(classifier.base_model.state_dict(), strict=False)
     return out
-
-
-def _json_default(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
 
 
 # --------------------------------------------------------------------------- the grid
@@ -315,23 +297,23 @@ def bias_transfer(config: TransferConfig | None = None, *, cells: Sequence[int] 
     ``kwargs`` build a :class:`TransferConfig` when ``config`` is None. Returns None when only some
     cells were asked for (collect them later with :func:`collect`)."""
     config = config or TransferConfig(**kwargs)
+    grid = transfer_grid(config)
+    grid.select(cells)  # an index out of range fails before the data load
     train, tests = config.task.load(config.train, config.test, config.data_seed, config.max_train, config.max_test,
                                     config.test_size)
     check_test_data(config, tests)
-    _check_grid(config)  # the first write to out_dir: after every check
-    grid = [(i, s) for i in config.interventions for s in config.seeds]
-    chosen = range(len(grid)) if cells is None else list(cells)
-    for k in chosen:
-        if not 0 <= k < len(grid):
-            raise ValueError(f"cell {k} does not exist: the grid has {len(grid)} cells (0-{len(grid) - 1})")
-        intervention, seed = grid[k]
-        rec = run_cell(config, intervention, seed, train, tests, callbacks)
-        if progress and rec:
+    by_name = {i.name: i for i in config.interventions}
+
+    def done(k: int, n: int, cell: Cell, rec: dict) -> None:
+        if progress:
             m = rec["metrics"].get(config.primary_metric, {})
-            print(f"[{k + 1}/{len(grid)}] {intervention.name} seed {seed}: {config.primary_metric} "
+            print(f"[{k}/{n}] {cell.condition} seed {cell.seed}: {config.primary_metric} "
                   f"{m.get('estimate', float('nan')):.3f} [{m.get('low', float('nan')):.3f}, "
                   f"{m.get('high', float('nan')):.3f}] ({rec['seconds']:.0f} s)", flush=True)
-    if cells is not None or _rank() != 0:
+
+    grid.run(lambda cell: _cell_body(config, by_name[cell.condition], cell, train, tests, callbacks), cells,
+             done=done, after=_tidy, extra={"task": config.task.name, "primary_metric": config.primary_metric})
+    if cells is not None or rank() != 0:
         return None
     return collect(config.out_dir, primary_metric=config.primary_metric)
 
@@ -365,23 +347,6 @@ class TransferResult:
         return frame[[m for m in metrics if m in frame.columns]]
 
 
-def _seed_effect(base: dict[int, float], cond: dict[int, float],
-                 bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict:
-    """Intervention − baseline paired by seed: t interval (clipped to the differences' range
-    ``(low − high, high − low)`` of a metric bounded by ``bounds``) and one-sample t test."""
-    seeds = sorted(set(base) & set(cond))
-    d = np.array([cond[s] - base[s] for s in seeds], dtype=float)
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return {"estimate": np.nan, "low": np.nan, "high": np.nan, "p_value": np.nan, "n": 0}
-    if d.size < 2:
-        return {"estimate": float(d[0]), "low": np.nan, "high": np.nan, "p_value": np.nan, "n": 1}
-    span = bounds[1] - bounds[0]
-    iv = mean_interval(d, LEVEL, None if np.isinf(span) else (-span, span))
-    p = float(stats.ttest_1samp(d, 0.0).pvalue) if np.ptp(d) > 0 else (0.0 if d[0] != 0 else 1.0)
-    return {"estimate": iv.estimate, "low": iv.low, "high": iv.high, "p_value": p, "n": int(d.size)}
-
-
 def transfer_regression(groups: pd.DataFrame) -> pd.DataFrame:
     """OLS of the per-group signed gap on the (standardised) upstream bias and fine-tuning co-occurrence.
 
@@ -395,7 +360,7 @@ def transfer_regression(groups: pd.DataFrame) -> pd.DataFrame:
     rows = groups[cols].astype(float).replace([np.inf, -np.inf], np.nan).dropna()
     if rows.empty:  # no group with a finite gap (e.g. a few test items): nothing to regress
         return pd.DataFrame([{"predictor": c, "n_rows": 0, "note": "no group with a finite gap"} for c in cols[1:]])
-    usable = [c for c in cols[1:] if np.ptp(rows[c].to_numpy()) > 1e-9 * max(1.0, float(np.abs(rows[c]).max()))]
+    usable = [c for c in cols[1:] if not no_spread(rows[c].to_numpy())]
     if len(rows) < len(usable) + 3 or not usable:
         return pd.DataFrame([{"predictor": c, "n_rows": len(rows), "note": "too few rows or no variation"}
                              for c in cols[1:]])
@@ -432,10 +397,9 @@ def collect(out_dir: str | Path, *, primary_metric: str | None = None, write: bo
         raise FileNotFoundError(f"{out} has no grid.json: not a bias_transfer folder")
     meta = json.loads(grid.read_text())
     primary = primary_metric or meta["primary_metric"]
-    records = [json.loads(p.read_text()) for p in sorted(out.glob("cells/*/seed-*/cell.json"))]
-    if not records:
-        raise ValueError(f"{out} has no finished cells yet")
-    values = pd.DataFrame([{"intervention": r["intervention"], "seed": r["seed"], "metric": m, **v}
+    records, missing = read_records(out, RECORD, what="bias_transfer")
+    values = pd.DataFrame([{"intervention": r["intervention"], "seed": r["seed"], "metric": m,
+                            **{k: v[k] for k in VALUE_COLUMNS if k in v}}
                            for r in records for m, v in r["metrics"].items() if isinstance(v, dict)])
     values = pd.concat([values, pd.DataFrame([{"intervention": r["intervention"], "seed": r["seed"],
                                                "metric": f"upstream/{r['upstream']['metric']}",
@@ -443,31 +407,49 @@ def collect(out_dir: str | Path, *, primary_metric: str | None = None, write: bo
                        ignore_index=True)
     if primary not in set(values.metric):
         raise ValueError(f"primary metric {primary!r} is not among the cells' metrics: {sorted(set(values.metric))}")
-    table_rows, effect_rows = [], []
-    for (iv, metric), g in values.groupby(["intervention", "metric"], sort=True):
-        x = g.estimate.to_numpy(dtype=float)
-        x = x[np.isfinite(x)]
-        if x.size >= 2:
-            bounds = metric_bounds(metric)
-            ci = mean_interval(x, LEVEL, None if np.isinf(bounds).all() else bounds)
-            table_rows.append({"intervention": iv, "metric": metric, "mean": ci.estimate, "low": ci.low,
-                               "high": ci.high, "n": int(x.size)})
-        else:
-            table_rows.append({"intervention": iv, "metric": metric, "mean": float(x[0]) if x.size else np.nan,
-                               "low": np.nan, "high": np.nan, "n": int(x.size)})
-    base = values[values.intervention == "baseline"]
-    for (iv, metric), g in values[values.intervention != "baseline"].groupby(["intervention", "metric"], sort=True):
-        b = base[base.metric == metric]
-        e = _seed_effect(dict(zip(b.seed, b.estimate)), dict(zip(g.seed, g.estimate)), metric_bounds(metric))
-        e["distinguishable"] = bool(e["n"] >= 2 and np.isfinite(e["low"]) and (e["low"] > 0 or e["high"] < 0))
-        effect_rows.append({"intervention": iv, "metric": metric, "primary": metric == primary, **e})
-    groups = pd.DataFrame([{"intervention": r["intervention"], "seed": r["seed"], **g} for r in records for g in r["groups"]])
-    result = TransferResult(out, meta["task"], primary, values, pd.DataFrame(table_rows), pd.DataFrame(effect_rows),
-                            transfer_regression(groups), groups)
+    grid = collect_records(records, missing, metrics=_cell_metrics, bounds=_bounds)
+    table = grid.table.rename(columns={"condition": "intervention"}).sort_values(
+        ["intervention", "metric"], kind="stable").reset_index(drop=True)
+    result = TransferResult(out, meta["task"], primary, values, table, _effects_frame(grid, primary),
+                            transfer_regression(groups := pd.DataFrame(
+                                [{"intervention": r["intervention"], "seed": r["seed"], **g}
+                                 for r in records for g in r["groups"]])), groups)
     result.summary = _summary(result)
     if write:
         _write(result)
     return result
+
+
+def _cell_metrics(record: dict) -> dict[str, float]:
+    """A cell's metric values (each metric's estimate over its test items) and its upstream bias."""
+    found = {m: (np.nan if v.get("estimate") is None else v["estimate"]) for m, v in record["metrics"].items()
+             if isinstance(v, dict)}
+    found[f"upstream/{record['upstream']['metric']}"] = record["upstream"]["value"]
+    return found
+
+
+def _bounds(metric: str) -> tuple[float, float] | None:
+    """The metric's range for clipping its seed intervals (None when unbounded)."""
+    bounds = metric_bounds(metric)
+    return None if np.isinf(bounds).all() else tuple(bounds)
+
+
+def _effects_frame(grid, primary: str) -> pd.DataFrame:
+    """One row per (intervention, metric) against the baseline, paired by seed (:class:`Effect`); a metric
+    with no seed finite in both keeps a row with NaN and n = 0."""
+    by = {(e.condition, e.metric): e for e in grid.effects if e.reference == "baseline"}
+    keys = grid.values[grid.values.condition != "baseline"][["condition", "metric"]].drop_duplicates()
+    rows = []
+    for c, m in sorted(keys.itertuples(index=False, name=None)):
+        e = by.get((c, m))
+        if e is None:
+            rows.append({"intervention": c, "metric": m, "primary": m == primary, "estimate": np.nan, "low": np.nan,
+                         "high": np.nan, "p_value": np.nan, "n": 0, "distinguishable": False})
+            continue
+        rows.append({"intervention": c, "metric": m, "primary": m == primary, "estimate": e.estimate,
+                     "low": e.seeds.low, "high": e.seeds.high, "p_value": e.p_seeds, "n": e.n_seeds,
+                     "distinguishable": bool(e.distinguishable)})
+    return pd.DataFrame(rows)
 
 
 def _summary(result: TransferResult) -> list[str]:
@@ -512,9 +494,6 @@ def _write(result: TransferResult) -> None:
 def plot_comparison(result: TransferResult, path: str | Path) -> Path:
     """The primary metric per intervention: each seed's value with its item interval, and the seed mean
     with its t interval."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     v = result.values[result.values.metric == result.primary_metric]
@@ -537,9 +516,6 @@ def plot_comparison(result: TransferResult, path: str | Path) -> Path:
     ax.set_xlabel(f"{result.primary_metric} (grey: seeds, item bootstrap 95%; blue: seed mean, t 95%)")
     ax.set_title(f"bias transfer: {result.task}")
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)

@@ -18,12 +18,12 @@ from .debiasing import DEFAULT_METRICS, ContinuedPretraining, DebiasingCompariso
 from .effects import ITEM_METRICS, Effect, effects_frame, estimate_effect, item_values, verdict_line
 from .plots import plot_effects
 from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, collect, evaluate_cell_model, run,
-                      run_cell, sandbox_recipe, shipped_corpus, summarize)
+                      run_cell, sandbox_grid, sandbox_recipe, shipped_corpus, summarize)
 
 __all__ = [
     "AXIS_METRICS", "GENERAL_METRICS", "PRESETS", "Experiment", "SandboxError", "get_experiment", "load_object", "matched_control",
     "DEFAULT_METRICS", "ContinuedPretraining", "DebiasingComparison", "compare_debiasing",
     "ITEM_METRICS", "Effect", "effects_frame", "estimate_effect", "item_values", "verdict_line", "plot_effects",
     "DEFAULT_SEEDS", "Cell", "SandboxConfig", "SandboxResult", "cells", "collect", "evaluate_cell_model", "run",
-    "run_cell", "sandbox_recipe", "shipped_corpus", "summarize",
+    "run_cell", "sandbox_grid", "sandbox_recipe", "shipped_corpus", "summarize",
 ]

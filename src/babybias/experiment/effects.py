@@ -22,21 +22,17 @@ no verdict is given: seed-to-seed noise is then unmeasured.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..analysis.stats import Interval, PairedDifference, mean_interval, paired_bootstrap
+from ..analysis.grid import effects_frame, verdict_line
+from ..analysis.stats import LEVEL, Effect, Interval, estimate_effect, mean_interval
 
 __all__ = ["Effect", "estimate_effect", "effects_frame", "item_values", "ITEM_METRICS", "seed_mean", "verdict_line"]
-
-LEVEL = 0.95
 
 
 # ------------------------------------------------------------------------------------ item values
@@ -147,128 +143,13 @@ def item_values(metric: str, rows: Mapping[str, pd.DataFrame]) -> np.ndarray | N
 
 
 # ------------------------------------------------------------------------------------------ effect
-
-
-@dataclass(frozen=True)
-class Effect:
-    """``metric(condition) − metric(reference)`` with its interval over seeds and, where defined, over items."""
-
-    condition: str
-    metric: str
-    estimate: float
-    seeds: Interval                      # t interval of the per-seed differences (NaN with one seed)
-    p_seeds: float                       # one-sample t-test of the per-seed differences
-    items: PairedDifference | None       # paired bootstrap over items of the seed-averaged values
-    per_seed: dict[int, float]           # seed -> difference
-    distinguishable: bool | None         # None: one seed, no verdict
-    reference: str = "baseline"          # what the condition is compared with (the baseline, or the control)
-
-    @property
-    def label(self) -> str:
-        """``cda`` against the baseline, ``cda − duplication`` against another reference."""
-        return self.condition if self.reference == "baseline" else f"{self.condition} − {self.reference}"
-
-    @property
-    def n_seeds(self) -> int:
-        return len(self.per_seed)
-
-    def to_dict(self) -> dict:
-        """One flat row: estimate, seed interval and p, item interval and p (NaN where absent), verdict."""
-        it = self.items
-        return {"condition": self.condition, "reference": self.reference, "metric": self.metric, "estimate": self.estimate,
-                "seeds_low": self.seeds.low, "seeds_high": self.seeds.high, "n_seeds": self.n_seeds,
-                "p_seeds": self.p_seeds,
-                "items_low": it.low if it else math.nan, "items_high": it.high if it else math.nan,
-                "n_items": it.n if it else 0, "p_items": it.p_value if it else math.nan,
-                "items_method": it.method if it else "", "distinguishable": self.distinguishable,
-                "per_seed": {str(k): v for k, v in self.per_seed.items()}}
-
-
-def _excludes_zero(low: float, high: float) -> bool:
-    return bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
-
-
-def _t_test_p(d: np.ndarray) -> float:
-    if d.size < 2:
-        return math.nan
-    if np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):  # no spread: the t statistic is undefined
-        return 1.0 if d[0] == 0 else 0.0
-    return float(stats.ttest_1samp(d, 0.0).pvalue)
-
-
-def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float], *,
-                    baseline_items: Mapping[int, np.ndarray] | None = None,
-                    condition_items: Mapping[int, np.ndarray] | None = None,
-                    name: str = "condition", metric: str = "metric", reference: str = "baseline",
-                    level: float = LEVEL, n_resamples: int = 1999, seed: int = 0) -> Effect:
-    """The effect of ``condition`` over ``baseline`` (or another ``reference``: the control) on one metric.
-
-    ``baseline`` / ``condition`` map training seeds to the metric's value; only seeds present in both
-    are used (paired by seed). ``*_items`` map seeds to per-item values (the same items, in the same
-    order, in every cell) for the interval over items; ``seed`` seeds the bootstrap.
-    """
-    shared = sorted(set(baseline) & set(condition))
-    if not shared:
-        raise ValueError(f"{name} vs {reference} on {metric}: no seed has both cells "
-                         f"({reference} seeds {sorted(baseline)}, {name} seeds {sorted(condition)})")
-    d = np.array([condition[s] - baseline[s] for s in shared], dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # one seed: NaN interval, said in the verdict instead
-        seeds_iv = mean_interval(d, level)
-    p_seeds = _t_test_p(d)
-    items = None
-    if baseline_items is not None and condition_items is not None and all(
-            s in baseline_items and s in condition_items for s in shared):
-        a = np.mean([np.asarray(baseline_items[s], dtype=float) for s in shared], axis=0)
-        b = np.mean([np.asarray(condition_items[s], dtype=float) for s in shared], axis=0)
-        if a.shape != b.shape:
-            raise ValueError(f"{name} vs {reference} on {metric}: {b.size} items against {a.size}; "
-                             "the cells were evaluated on different items (another limit or benchmark version?)")
-        if a.size >= 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                items = paired_bootstrap(a, b, n_resamples=n_resamples, level=level, seed=seed)
-    if len(shared) < 2:
-        verdict = None
-    else:
-        verdict = _excludes_zero(seeds_iv.low, seeds_iv.high) and (items is None or _excludes_zero(items.low, items.high))
-    return Effect(name, metric, float(d.mean()), seeds_iv, p_seeds, items,
-                  {int(s): float(v) for s, v in zip(shared, d)}, verdict, reference)
+# The effect, its intervals and its verdict live in babybias.analysis (one statistics vocabulary for every grid).
 
 
 def seed_mean(values: Sequence[float], level: float = LEVEL) -> Interval:
-    """Mean over seeds with its t interval (NaN interval for one seed, without a warning)."""
+    """Deprecated: ``babybias.analysis.mean_interval`` (the grids tabulate with ``aggregate_seeds``)."""
+    warnings.warn("babybias.experiment.effects.seed_mean is deprecated; use babybias.analysis.mean_interval",
+                  DeprecationWarning, stacklevel=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return mean_interval(values, level)
-
-
-def _fmt(x: float, digits: int = 2) -> str:
-    return "nan" if not np.isfinite(x) else f"{x:+.{digits}f}"
-
-
-def verdict_line(effect: Effect, primary: bool = False, digits: int = 2) -> str:
-    """The effect in plain words: estimate, both intervals, and whether it is distinguishable from noise."""
-    e, iv = effect, effect.seeds
-    tag = "PRIMARY " if primary else ""
-    head = f"{tag}{e.condition} − {e.reference}, {e.metric}: {_fmt(e.estimate, digits)}"
-    if e.n_seeds >= 2:
-        head += f", 95% CI over {e.n_seeds} seeds [{_fmt(iv.low, digits)}, {_fmt(iv.high, digits)}] (t-test p = {e.p_seeds:.3g})"
-    if e.items is not None:
-        head += (f", over {e.items.n} items [{_fmt(e.items.low, digits)}, {_fmt(e.items.high, digits)}] "
-                 f"(permutation p = {e.items.p_value:.3g})")
-    elif e.n_seeds >= 2:
-        head += ", no per-item interval for this metric"
-    if e.distinguishable is None:
-        tail = "one seed only: seed-to-seed noise is unmeasured, so no verdict (run --seeds 3 or more)"
-    elif e.distinguishable:
-        tail = "distinguishable from noise"
-    else:
-        tail = "NOT distinguishable from noise"
-    return f"{head} — {tail}."
-
-
-def effects_frame(effects: Sequence[Effect]) -> pd.DataFrame:
-    """One row per effect (:meth:`Effect.to_dict`, without the per-seed dict)."""
-    rows = [{k: v for k, v in e.to_dict().items() if k != "per_seed"} for e in effects]
-    return pd.DataFrame(rows)

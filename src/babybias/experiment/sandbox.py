@@ -22,11 +22,12 @@ recipe, corpus, limit, ...) is refused rather than mixed in.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import json
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -37,6 +38,9 @@ import pandas as pd
 
 from .._paths import require_local
 from ..analysis.composites import SANDBOX
+from ..analysis.grid import (Cell, Grid, collect_records, effects_frame, fingerprint_of, keep_cells, parse_seeds,
+                             plot_effects, rank, read_records, verdict_line, write_json)
+from ..analysis.stats import Effect
 from ..corpus import load_corpus, wikipedia_sample
 from ..corpus.core import check_corpus_source
 from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
@@ -47,10 +51,10 @@ from ..evaluate.results import atomic_write_text
 from ..models import train_tokenizer
 from ..train import RECIPES, get_recipe, train
 from .conditions import GENERAL_METRICS, Experiment, SandboxError, corpus_words, get_experiment
-from .effects import Effect, effects_frame, estimate_effect, item_values, seed_mean, verdict_line
+from .effects import item_values
 
 __all__ = ["SandboxConfig", "SandboxResult", "Cell", "cells", "run", "run_cell", "collect", "shipped_corpus",
-           "summarize", "sandbox_recipe", "DEFAULT_SEEDS"]
+           "summarize", "sandbox_recipe", "sandbox_grid", "DEFAULT_SEEDS"]
 
 #: the default number of training seeds: enough for a t interval over seeds to exclude 0 for CDA's
 #: effect on the gender-direction score at the default recipe (docs/benchmarks.md has the power run).
@@ -66,24 +70,6 @@ def shipped_corpus() -> datasets.Dataset:
     """The sandbox's default corpus: 16,316 lower-cased English Wikipedia sentences (CC BY-SA;
     :func:`babybias.corpus.wikipedia_sample`)."""
     return wikipedia_sample()
-
-
-def _seeds(value: Any) -> tuple[int, ...]:
-    if isinstance(value, bool):
-        raise ValueError(f"seeds must be a number of seeds (>= 1) or a list of integers, got {value!r}")
-    if isinstance(value, int):
-        if value < 1:
-            raise ValueError(f"seeds must be a number of seeds (>= 1) or a list of integers, got {value!r}")
-        return tuple(range(value))
-    try:
-        seeds = tuple(value)
-    except TypeError:
-        raise ValueError(f"seeds must be a number of seeds (>= 1) or a list of integers, got {value!r}") from None
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {list(seeds)}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds lists a seed twice: {list(seeds)}")
-    return tuple(int(s) for s in seeds)
 
 
 @dataclass
@@ -103,7 +89,7 @@ class SandboxConfig:
     axis: str | None = None
     recipe: str = "sandbox"
     corpus: str | None = None
-    output_dir: str = "sandbox_results"
+    out_dir: str = "sandbox_results"
     conditions: Sequence[str] | None = None
     seeds: Any = DEFAULT_SEEDS
     steps: int | None = None                # None: the recipe's own; else >= 1
@@ -124,7 +110,7 @@ class SandboxConfig:
         if self.axis is not None and self.experiment != "perturbation":
             raise ValueError(f"axis applies to the perturbation experiment only, got experiment {self.experiment!r}")
         self.spec = get_experiment(self.experiment, control=self.control, primary_metric=self.primary_metric, **options)
-        self.seeds = _seeds(self.seeds)
+        self.seeds = parse_seeds(self.seeds)
         try:  # a factory or class that cannot be built fails now, not after the baseline has trained
             self.spec.make_intervention(self.seeds[0])
         except TypeError as err:
@@ -164,23 +150,50 @@ class SandboxConfig:
             if value is not None and not is_hub(value):
                 require_local(value, f"{option} path")
 
-    def fingerprint(self) -> str:
-        """A hash of exactly the options that change what a cell computes (:data:`COMPUTE_OPTIONS`, the
-        recipe and what the intervention and control are), not seeds, output, metrics or wording."""
+    def grid_options(self) -> dict:
+        """Exactly the options that change what a cell computes (:data:`COMPUTE_OPTIONS`, the recipe and
+        what the intervention and control are), not seeds, output, metrics or wording."""
         keep = {name: getattr(self, name) for name in COMPUTE_OPTIONS}
         keep["corpus"] = corpus_identity(self.corpus)
         spec = self.spec.describe()
         keep["experiment"] = {k: spec[k] for k in ("name", "label", "control_label", "intervention", "control")}
         keep["recipe"] = sandbox_recipe(self).replace(seed=0).to_dict()
-        text = json.dumps(keep, sort_keys=True, default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return keep
+
+    def fingerprint(self) -> str:
+        """The hash of :meth:`grid_options` (``babybias.analysis.grid.fingerprint_of``): every cell's fingerprint."""
+        return fingerprint_of(self.grid_options())
 
     def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("spec", "ewok_password")}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+             if f.name not in ("spec", "ewok_password")}
         d["experiment"] = self.spec.describe()
         d["control"] = d["experiment"]["control"]
         d["seeds"], d["conditions"] = list(self.seeds), list(self.conditions)
         return d
+
+
+def _accept_output_dir(init):
+    """``SandboxConfig(output_dir=...)``, the spelling before the grids shared one, still works (with a warning)."""
+
+    @functools.wraps(init)
+    def __init__(self, *args, output_dir: str | None = None, **kwargs) -> None:
+        if output_dir is not None:
+            warnings.warn("SandboxConfig(output_dir=) is deprecated: the grids spell it out_dir", DeprecationWarning,
+                          stacklevel=2)
+            kwargs.setdefault("out_dir", output_dir)
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+def _deprecated_output_dir(config: SandboxConfig) -> str:
+    warnings.warn("SandboxConfig.output_dir is deprecated: the grids spell it out_dir", DeprecationWarning, stacklevel=2)
+    return config.out_dir
+
+
+SandboxConfig.__init__ = _accept_output_dir(SandboxConfig.__init__)  # type: ignore[method-assign]
+SandboxConfig.output_dir = property(_deprecated_output_dir)  # type: ignore[attr-defined]
 
 
 METRIC_BENCHMARKS = ("crows_pairs", "stereoset", "winobias", "gender_log_odds", "blimp", "blimp_supplement", "ewok")
@@ -214,28 +227,16 @@ def sandbox_recipe(config: SandboxConfig, seed: int = 0):
 # -------------------------------------------------------------------------------------------- cells
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One (condition, seed) of the grid and its folder."""
-
-    condition: str
-    seed: int
-    role: str
-    path: Path
-
-    @property
-    def finished(self) -> bool:
-        return (self.path / FINISHED).exists()
-
-    @property
-    def name(self) -> str:
-        return f"{self.condition}/seed-{self.seed}"
+def sandbox_grid(config: SandboxConfig) -> Grid:
+    """The sandbox's grid (``babybias.analysis.grid``): its conditions × seeds under ``config.out_dir``."""
+    return Grid(config.out_dir, config.conditions, config.seeds, options=config.grid_options(),
+                roles={c: config.spec.role(c) for c in config.conditions}, record=FINISHED, info="cell.json",
+                error=SandboxError)
 
 
 def cells(config: SandboxConfig) -> list[Cell]:
     """Every cell of the grid, seed by seed (so a stopped grid has whole seeds first), baseline first."""
-    root = Path(config.output_dir) / "cells"
-    return [Cell(c, s, config.spec.role(c), root / c / f"seed-{s}") for s in config.seeds for c in config.conditions]
+    return sandbox_grid(config).cells()
 
 
 TOKENIZER_INFO = "babybias_sandbox_tokenizer.json"
@@ -385,112 +386,89 @@ class _CorpusCache:
                                                                   for r in reports]
 
 
-def _check_cell_folder(cell: Cell, fingerprint: str) -> None:
-    info = cell.path / "cell.json"
-    if info.exists():
-        seen = json.loads(info.read_text()).get("fingerprint")
-        if seen != fingerprint:
-            raise SandboxError(f"cell folder {cell.path} was run with other options (fingerprint {seen}, now "
-                               f"{fingerprint}: another experiment, recipe, corpus, limit or benchmark option); "
-                               "give another --output or delete that folder")
+def _cell_info(config: SandboxConfig, cell: Cell) -> dict:
+    """What a cell is, beyond its condition, role, seed and fingerprint: the experiment and the options."""
+    return {"experiment": config.spec.describe(), "config": config.to_dict()}
 
 
-def _rank() -> int:
-    """This process's rank under torchrun (0 without a process group)."""
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache, fingerprint: str | None = None) -> dict | None:
-    """Run one cell (skipping it if finished, resuming its training if not) and return its ``scores.json``
-    (None on a torchrun rank other than 0, which only trains). ``fingerprint``: ``config.fingerprint()``,
-    when the caller has it already."""
-    fingerprint = config.fingerprint() if fingerprint is None else fingerprint
-    _check_cell_folder(cell, fingerprint)
-    if cell.finished:
-        return json.loads((cell.path / FINISHED).read_text())
-    info = {"experiment": config.spec.describe(), "condition": cell.condition, "role": cell.role, "seed": cell.seed,
-            "fingerprint": fingerprint, "config": config.to_dict()}
-    atomic_write_text(cell.path / "cell.json", json.dumps(info, indent=1, default=str))
+def _cell_body(config: SandboxConfig, cell: Cell, cache: _CorpusCache) -> dict | None:
+    """Build the cell's corpus, train (resuming from its last checkpoint), evaluate; its record (None on a
+    torchrun rank other than 0, which only trains)."""
     t0 = time.perf_counter()
     corpus, reports = cache.build(cell)
-    atomic_write_text(cell.path / "report.json", json.dumps(reports, indent=1, default=str))
+    write_json(cell.path / "report.json", reports)
     t1 = time.perf_counter()
     recipe = sandbox_recipe(config, seed=cell.seed)
     result = train(recipe, corpus, cache.tokenizer, cell.path / "train", progress=config.progress)
-    if _rank() != 0:  # under torchrun every rank trains; rank 0 alone evaluates and writes the cell
+    if rank() != 0:  # under torchrun every rank trains; rank 0 alone evaluates and writes the cell
         return None
     t2 = time.perf_counter()
     evaluation = evaluate_cell_model(result.model, cache.tokenizer, config)
     evaluation.to_json(cell.path / "evaluation.json")
     t3 = time.perf_counter()
-    scores = summarize(evaluation.scores)
-    record = info | {"scores": scores, "train": {"steps": result.steps, "final_loss": result.final_loss,
-                                                 "recipe": recipe.to_dict()},
-                     "corpus": {"units": len(corpus), "words": corpus_words(corpus)},
-                     "seconds": {"corpus": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2}}
-    atomic_write_text(cell.path / FINISHED, json.dumps(record, indent=1, default=str))
-    return record
+    return {"condition": cell.condition, "role": cell.role, "seed": cell.seed, **_cell_info(config, cell),
+            "scores": summarize(evaluation.scores),
+            "train": {"steps": result.steps, "final_loss": result.final_loss, "recipe": recipe.to_dict()},
+            "corpus": {"units": len(corpus), "words": corpus_words(corpus)},
+            "seconds": {"corpus": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2}}
 
 
-def resume_line(chosen: Sequence[Cell], out: Path) -> str:
-    """What a re-run finds: ``resuming: N of M cells already done in FOLDER`` (and the cells started but unfinished)."""
-    done = sum(c.finished for c in chosen)
-    started = sum(not c.finished and (c.path / "cell.json").exists() for c in chosen)
-    line = f"resuming: {done} of {len(chosen)} cells already done in {out}"
-    if started:
-        line += f"; {started} started, continuing from its last training checkpoint (if one was saved)"
-    return line
+def run_cell(config: SandboxConfig, cell: Cell, cache: _CorpusCache, fingerprint: str | None = None) -> dict | None:
+    """Run one cell (skipping it if finished, resuming its training if not) and return its ``scores.json``
+    (None on a torchrun rank other than 0, which only trains). ``fingerprint`` is not needed (the grid
+    computes it) and kept for old callers."""
+    return sandbox_grid(config).run_one(cell, lambda c: _cell_body(config, c, cache),
+                                        info=lambda c: _cell_info(config, c))
 
 
-def run(config: SandboxConfig | None = None, cells_to_run: Sequence[int] | None = None) -> "SandboxResult | None":
-    """Run the grid (or only the cells at the indices ``cells_to_run``), then :func:`collect` it.
+def _prepare(config: SandboxConfig, todo: Sequence[Cell]) -> _CorpusCache | None:
+    """Every check before anything is written to the output folder: the corpus and the grid's tokenizer,
+    the corpus's length, the intervention (and control) of the first seed that needs them; then the
+    tokenizer is saved. Returns the corpus cache the cells share (None when nothing is to run)."""
+    if not todo:
+        return None
+    out = Path(config.out_dir)
+    corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
+    tokenizer, saved = _grid_tokenizer(config, corpus, out)
+    check_corpus_length(corpus, tokenizer, sandbox_recipe(config),
+                        "the shipped corpus" if config.corpus is None else f"corpus {config.corpus}")
+    cache = _CorpusCache(config, corpus, tokenizer)
+    needs = [c for c in todo if c.role != "baseline"]
+    if needs:
+        cache.check(needs[0].seed, control=any(c.role == "control" for c in needs))
+    if not saved:
+        cache.tokenizer = _save_grid_tokenizer(tokenizer, config, out)
+    return cache
 
-    With ``cells_to_run`` the table is collected only once every cell of the grid is finished (else
-    None is returned: another job is still running the rest).
+
+def run(config: SandboxConfig | None = None, cells: Sequence[int] | None = None, *,
+        cells_to_run: Sequence[int] | None = None) -> "SandboxResult | None":
+    """Run the grid (or only the cells at the indices ``cells``), then :func:`collect` it.
+
+    With ``cells`` the table is collected only once every cell of the grid is finished (else None is
+    returned: another job is still running the rest). ``cells_to_run`` is the deprecated spelling of ``cells``.
     """
     config = SandboxConfig() if config is None else config
-    grid = cells(config)
     if cells_to_run is not None:
-        bad = [i for i in cells_to_run if not 0 <= i < len(grid)]
-        if bad:
-            raise SandboxError(f"cell index {bad[0]} is out of range: this grid has {len(grid)} cells (0-{len(grid) - 1}); "
-                               "see --list-cells")
-    chosen = grid if cells_to_run is None else [grid[i] for i in cells_to_run]
-    out = Path(config.output_dir)
-    fingerprint = config.fingerprint()
-    for cell in chosen:  # refuse a folder of other options before any work
-        _check_cell_folder(cell, fingerprint)
-    todo = [c for c in chosen if not c.finished]
-    cache = None
-    if todo:  # every check before anything is written to the output folder
-        corpus = shipped_corpus() if config.corpus is None else load_corpus(config.corpus)
-        tokenizer, saved = _grid_tokenizer(config, corpus, out)
-        check_corpus_length(corpus, tokenizer, sandbox_recipe(config),
-                            "the shipped corpus" if config.corpus is None else f"corpus {config.corpus}")
-        cache = _CorpusCache(config, corpus, tokenizer)
-        needs = [c for c in todo if c.role != "baseline"]
-        if needs:  # the intervention (and control) of the first seed that needs them, before any training
-            cache.check(needs[0].seed, control=any(c.role == "control" for c in needs))
-        if not saved:
-            cache.tokenizer = _save_grid_tokenizer(tokenizer, config, out)
-    atomic_write_text(out / "grid.json", json.dumps({"config": config.to_dict(), "fingerprint": fingerprint,
-                                                     "cells": [c.name for c in grid]}, indent=1, default=str))
-    if _rank() == 0 and (len(todo) < len(chosen) or any((c.path / "cell.json").exists() for c in todo)):
-        print(resume_line(chosen, out), flush=True)
-    if todo:
-        for k, cell in enumerate(todo, 1):
-            record = run_cell(config, cell, cache, fingerprint)
-            if record is None:
-                continue
-            primary = record["scores"].get(config.spec.primary_metric, float("nan"))
-            print(f"[{k}/{len(todo)}] {cell.name}: loss {record['train']['final_loss']:.3f}, "
-                  f"{config.spec.primary_metric} {primary:.3f}, {sum(record['seconds'].values()):.0f} s", flush=True)
-    if _rank() != 0 or (cells_to_run is not None and not all(c.finished for c in grid)):
+        warnings.warn("run(cells_to_run=) is deprecated: the grids spell it cells=", DeprecationWarning, stacklevel=2)
+        cells = cells_to_run
+    grid = sandbox_grid(config)
+    shared: dict[str, _CorpusCache | None] = {}
+
+    def prepare(todo: list[Cell]) -> None:
+        shared["cache"] = _prepare(config, todo)
+
+    def done(k: int, n: int, cell: Cell, record: dict) -> None:
+        primary = record["scores"].get(config.spec.primary_metric, float("nan"))
+        print(f"[{k}/{n}] {cell.name}: loss {record['train']['final_loss']:.3f}, "
+              f"{config.spec.primary_metric} {primary:.3f}, {sum(record['seconds'].values()):.0f} s", flush=True)
+
+    finished = grid.run(lambda cell: _cell_body(config, cell, shared["cache"]), cells, prepare=prepare,
+                        info=lambda cell: _cell_info(config, cell), done=done, extra={"config": config.to_dict()})
+    if rank() != 0 or (cells is not None and not finished):
         return None
-    return collect(out, n_resamples=config.n_resamples, primary_metric=config.spec.primary_metric,
-                   metrics=config.spec.metrics, cells=[c.name for c in grid])
+    return collect(config.out_dir, n_resamples=config.n_resamples, primary_metric=config.spec.primary_metric,
+                   metrics=config.spec.metrics, cells=[c.name for c in grid.cells()])
 
 
 # ------------------------------------------------------------------------------------------ collect
@@ -544,52 +522,19 @@ class SandboxResult:
         return frame
 
 
-def _read_cells(out: Path) -> tuple[list[dict], list[str]]:
-    root = out / "cells"
-    if not root.is_dir():
-        raise FileNotFoundError(f"{out} holds no cells/ folder: is it a sandbox output folder?")
-    done, unfinished = [], []
-    for folder in sorted(p for p in root.glob("*/seed-*") if p.is_dir()):
-        if (folder / FINISHED).exists():
-            try:
-                record = json.loads((folder / FINISHED).read_text())
-            except json.JSONDecodeError as err:
-                raise SandboxError(f"{folder / FINISHED} is not valid JSON ({err.msg}, line {err.lineno})") from None
-            record["_path"] = folder
-            done.append(record)
-        else:
-            unfinished.append(f"{folder.parent.name}/{folder.name}")
-    grid = out / "grid.json"
-    if grid.exists():  # cells the grid lists that never started
-        listed = json.loads(grid.read_text()).get("cells", [])
-        have = {f"{r['condition']}/seed-{r['seed']}" for r in done} | set(unfinished)
-        unfinished += [c for c in listed if c not in have]
-    if not done:
-        raise SandboxError(f"{out}: no finished cell (no cells/*/seed-*/{FINISHED})")
-    prints = {r["fingerprint"] for r in done}
-    if len(prints) > 1:
-        by = {}
-        for r in done:
-            by.setdefault(r["fingerprint"], []).append(f"{r['condition']}/seed-{r['seed']}")
-        detail = "; ".join(f"{k}: {', '.join(v[:3])}" for k, v in by.items())
-        raise SandboxError(f"{out}: cells were run with different options and cannot be compared ({detail})")
-    return done, sorted(set(unfinished))
-
-
-def _item_table(records: list[dict], metrics: Sequence[str]) -> dict[tuple[str, int, str], np.ndarray]:
-    """(condition, seed, metric) → per-item values, read from each cell's evaluation.json."""
-    out = {}
-    for r in records:
-        path = r["_path"] / "evaluation.json"
-        if not path.exists():
-            continue
-        ev = EvaluationResult.from_json(path)
-        rows = {name: res.rows for name, res in ev.benchmarks.items()}
-        for m in metrics:
-            v = item_values(m, rows)
-            if v is not None and len(v):
-                out[(r["condition"], int(r["seed"]), m)] = v
-    return out
+def _item_values(record: dict, metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """metric → per-item values of one cell, read from its evaluation.json (none without one)."""
+    path = record["_path"] / "evaluation.json"
+    if not path.exists():
+        return {}
+    ev = EvaluationResult.from_json(path)
+    rows = {name: res.rows for name, res in ev.benchmarks.items()}
+    found = {}
+    for m in metrics:
+        v = item_values(m, rows)
+        if v is not None and len(v):
+            found[m] = v
+    return found
 
 
 def _effect_metrics(shown: Sequence[str], available: set[str]) -> list[str]:
@@ -611,73 +556,35 @@ def collect(out_dir: str | Path, n_resamples: int = 1999, write: bool = True, *,
     intervals), ``effects.csv``, ``summary.txt`` and ``comparison.png`` (a forest plot) when ``write``.
     """
     out = Path(out_dir)
-    records, missing = _read_cells(out)
+    records, missing = read_records(out, FINISHED, what="sandbox", error=SandboxError)
     if cells is not None:
-        wanted = set(cells)
-        records = [r for r in records if f"{r['condition']}/seed-{r['seed']}" in wanted]
-        missing = [m for m in missing if m in wanted]
-        if not records:
-            raise SandboxError(f"{out}: none of the cells {sorted(wanted)[:4]}... is finished")
+        records, missing = keep_cells(records, missing, cells, out, SandboxError)
     experiment = dict(records[0]["experiment"])
     if primary_metric is not None:
         experiment["primary_metric"] = primary_metric
     if metrics is not None:
         experiment["metrics"] = list(metrics)
-    conditions = [c for c in experiment["conditions"] if any(r["condition"] == c for r in records)]
     primary = experiment["primary_metric"]
     shown = list(dict.fromkeys([primary, *experiment["metrics"], *GENERAL_METRICS]))
-    values = pd.DataFrame([{"condition": r["condition"], "seed": int(r["seed"]), "metric": m, "value": float(v)}
-                           for r in records for m, v in r["scores"].items()
-                           if isinstance(v, (int, float)) and v is not None])
-    values = values.sort_values(["condition", "seed", "metric"], key=lambda s: s.map(
-        {c: i for i, c in enumerate(conditions)}) if s.name == "condition" else s).reset_index(drop=True)
-    available = set(values["metric"])
-    if primary not in available:
+    label, control = experiment.get("label"), experiment.get("control_label")
+    grid = collect_records(records, missing, metrics=lambda r: r["scores"], items=_item_values,
+                           conditions=experiment["conditions"], comparisons=[(label, control)],
+                           effect_metrics=lambda available: _effect_metrics(shown, set(available)),
+                           n_resamples=n_resamples)
+    values, conditions = grid.values, grid.conditions
+    if primary not in set(values["metric"]):
         raise SandboxError(f"primary metric {primary!r} is not among the cells' scores; is it spelled as a "
                            f"score key (e.g. gender_log_odds/winobias/mean_log_odds)?")
-    shown = [m for m in shown if m in available]
-    rows = []
-    for (c, m), g in values.groupby(["condition", "metric"], sort=False):
-        finite = g["value"][np.isfinite(g["value"])]
-        if finite.empty:
-            continue
-        iv = seed_mean(finite.to_numpy())
-        rows.append({"condition": c, "metric": m, "mean": iv.estimate, "low": iv.low, "high": iv.high, "n_seeds": iv.n})
-    intervals = pd.DataFrame(rows)
+    shown = [m for m in shown if m in set(values["metric"])]
+    intervals = grid.table[grid.table["n"] > 0].rename(columns={"n": "n_seeds"}).reset_index(drop=True)
     table = intervals.pivot(index="condition", columns="metric", values="mean").reindex(conditions)
     table.index.name = "condition"
-
-    effect_metrics = _effect_metrics(shown, available)
-    items = _item_table(records, effect_metrics)
-    per = values.pivot_table(index=["condition", "seed"], columns="metric", values="value", aggfunc="first")
-
-    def compare(condition: str, reference: str) -> list[Effect]:
-        """``condition − reference`` on every effect metric, paired by seed and by item."""
-        found = []
-        for m in effect_metrics:
-            ref = {s: per.loc[(reference, s), m] for s in per.loc[reference].index if np.isfinite(per.loc[(reference, s), m])}
-            x = {s: per.loc[(condition, s), m] for s in per.loc[condition].index if np.isfinite(per.loc[(condition, s), m])}
-            if not set(ref) & set(x):
-                continue
-            ri = {s: items[(reference, s, m)] for s in ref if (reference, s, m) in items}
-            xi = {s: items[(condition, s, m)] for s in x if (condition, s, m) in items}
-            found.append(estimate_effect(ref, x, baseline_items=ri or None, condition_items=xi or None, name=condition,
-                                         metric=m, reference=reference, n_resamples=n_resamples))
-        return found
-
-    effects = []
-    if "baseline" in conditions:
-        for c in conditions:
-            if c != "baseline":
-                effects += compare(c, "baseline")
-    label, control = experiment.get("label"), experiment.get("control_label")
-    if label in conditions and control in conditions:  # does the intervention do more than its control?
-        effects += compare(label, control)
-    no_items = [f"{r['condition']}/seed-{r['seed']}" for r in records if not (r["_path"] / "evaluation.json").exists()]
-    summary = _summary_lines(experiment, conditions, values, effects, primary, shown, missing)
+    no_items = [f"{r['_condition']}/seed-{r['_seed']}" for r in records if not (r["_path"] / "evaluation.json").exists()]
+    summary = _summary_lines(experiment, conditions, values, grid.effects, primary, shown, missing)
     if no_items:
         summary.insert(3, f"cells without evaluation.json (their item intervals are absent): {', '.join(no_items)}")
-    result = SandboxResult(experiment, primary, shown, conditions, values, table, intervals, effects, summary, missing, out)
+    result = SandboxResult(experiment, primary, shown, conditions, values, table, intervals, grid.effects, summary,
+                           missing, out)
     if write:
         _write_outputs(result, out)
     return result
@@ -703,8 +610,6 @@ def _summary_lines(experiment, conditions, values, effects, primary, shown, miss
 
 
 def _write_outputs(result: SandboxResult, out: Path) -> None:
-    from .plots import plot_effects
-
     effects = result.effects_frame()
     payload = {"experiment": result.experiment, "primary_metric": result.primary_metric, "conditions": result.conditions,
                "missing_cells": result.missing, "summary": result.summary,
@@ -712,16 +617,8 @@ def _write_outputs(result: SandboxResult, out: Path) -> None:
                "effects": [e.to_dict() for e in result.effects],
                "interval_note": "intervals: 95 %; 'seeds' = t interval over training seeds (paired by seed); "
                                 "'items' = paired bootstrap over benchmark items of the seed-averaged item values"}
-    atomic_write_text(out / "results.json", json.dumps(payload, indent=1, default=_jsonable))
+    write_json(out / "results.json", payload)
     atomic_write_text(out / "table.csv", result.intervals.to_csv(index=False))
     atomic_write_text(out / "effects.csv", effects.to_csv(index=False))
     atomic_write_text(out / "summary.txt", "\n".join(result.summary) + "\n")
     plot_effects(result, out / "comparison.png")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return str(value)  # paths and anything else
