@@ -121,13 +121,13 @@ def gpt2(bpe_tok):
     return tiny_causal_lm(bpe_tok, seed=0)
 
 
-#: test files whose tests are spread over the xdist workers one by one (each is independent and slow: a docs page,
-#: an example); every other file's tests stay together on one worker, so its module fixtures are built once
-SPREAD = {"test_docs.py"}
+#: the slowest files (whole end-to-end runs in subprocesses) are run first, so that under ``pytest -n`` the short
+#: ones fill the workers' ends instead of one long test running alone at the end
+SLOW_FIRST = ("test_docs.py", "test_gpu_acceptance.py", "test_downstream_example.py", "test_tutorial.py",
+              "test_transfer.py", "test_sandbox.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Group each test file's tests on one xdist worker (``--dist loadgroup``), except the files in :data:`SPREAD`."""
-    for item in items:
-        if item.path.name not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(REPO))))
+    """Put the tests of :data:`SLOW_FIRST` first (a stable sort: the order within each file is kept)."""
+    rank = {name: k for k, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

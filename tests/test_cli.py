@@ -333,15 +333,16 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "babybias.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
-def test_command_exits_2_with_one_line_and_debug_keeps_the_traceback(tmp_path):
-    plain = _cli("evaluate", "./no_model", cwd=tmp_path)
+def test_command_exits_2_with_one_line_and_debug_keeps_the_traceback(tmp_path, monkeypatch, capsys):
+    plain = _cli("evaluate", "./no_model", cwd=tmp_path)  # a real process: its exit code and stderr
     assert plain.returncode == 2
     assert plain.stderr.strip() == "babybias: error: model folder ./no_model does not exist"
     debug = _cli("--debug", "evaluate", "./no_model", cwd=tmp_path)
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr and "FileNotFoundError" in debug.stderr
-    after = _cli("evaluate", "./no_model", "--debug", cwd=tmp_path)  # also after the subcommand
-    assert after.returncode == 1 and "Traceback" in after.stderr
+    monkeypatch.chdir(tmp_path)  # --debug after the subcommand too: main() lets the error through
+    with pytest.raises(FileNotFoundError, match="no_model"):
+        main(["evaluate", "./no_model", "--debug"])
 
 
 # ------------------------------------------------------------------- 19: the user's own benchmarks

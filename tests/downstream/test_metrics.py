@@ -598,3 +598,17 @@ def test_bad_bios_input():
         tpr_gaps(["nurse", "doctor"], ["nurse", "pilot"], ["female", "male"])
     with pytest.raises(ValueError, match="missing"):
         tpr_gaps(["nurse", None], ["nurse", "doctor"], ["female", "male"])
+
+
+def test_term_masks_equal_the_plain_regex_on_tricky_text():
+    """The literal pre-check that skips the regex never changes a mask: case, word boundaries, non-ASCII text
+    (the Kelvin sign matches "k" and the long s "s" under IGNORECASE) and terms with regex syntax."""
+    import re
+
+    texts = ["Gay pride", "gaylord", "a GAY man", "old", "older folks", "\u212aurd", "kurd", "Chri\u017ftian",
+             "christian", "muslims", "Muslim!", "black-american", "", "trans*", "gay\u00e9"]
+    terms = ["gay", "old", "kurd", "christian", "muslim", "black", "african american", "trans\\w*", "gay.?"]
+    naive = np.array([[bool(re.search(r"\b" + term + r"\b", t, flags=re.UNICODE | re.IGNORECASE)) for term in terms]
+                      for t in texts])
+    assert (term_masks(texts, terms) == naive).all()
+    assert naive[5, 2] and naive[7, 3]  # the non-ASCII texts that match an ASCII term are kept

@@ -25,8 +25,8 @@ def test_tutorial_runs_at_tiny_settings(tmp_path):
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(shipped_sentences(per_paradigm=6)) + "\n")
-    env = dict(os.environ, BABYBIAS_TUTORIAL_STEPS="4", BABYBIAS_TUTORIAL_SEEDS="2", BABYBIAS_TUTORIAL_BIAS_LIMIT="20",
-               BABYBIAS_TUTORIAL_BLIMP_LIMIT="2", BABYBIAS_TUTORIAL_CORPUS=str(corpus),
+    env = dict(os.environ, BABYBIAS_TUTORIAL_STEPS="4", BABYBIAS_TUTORIAL_SEEDS="2", BABYBIAS_TUTORIAL_BIAS_LIMIT="10",
+               BABYBIAS_TUTORIAL_BLIMP_LIMIT="1", BABYBIAS_TUTORIAL_CORPUS=str(corpus),
                BABYBIAS_TUTORIAL_OUT=str(tmp_path / "out"), HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="",
                MPLBACKEND="Agg")
     done = subprocess.run([sys.executable, str(TUTORIAL)], cwd=tmp_path, env=env, capture_output=True, text=True,

@@ -18,7 +18,7 @@ HERE = Path(__file__).parent
 SMALL = dict(steps=4, vocab_size=400, blimp_limit=2, bias_limit=20, progress=False, n_resamples=199)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: built once per worker, even when pytest -n interleaves other files
 def corpus_file(tmp_path_factory):
     from babybias.corpus import offensive_words
 
@@ -29,7 +29,7 @@ def corpus_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def grid(corpus_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("grid") / "out"
     config = SandboxConfig(corpus=str(corpus_file), out_dir=str(out), seeds=2, **SMALL)
@@ -301,8 +301,8 @@ def test_fingerprints_follow_parameters_and_not_the_process():
     assert len({fp(["damn"]), fp(["hell", "idiot"]), fp(None)}) == 3  # the scorer's word list is part of it
     spec = f"{HERE / 'user_intervention.py'}:lowercase_everything"
     code = f"from babybias.experiment import SandboxConfig; print(SandboxConfig(experiment={spec!r}, control='none').fingerprint())"
-    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
-    assert len(runs) == 1 and runs.pop().strip() == SandboxConfig(experiment=spec, control="none").fingerprint()
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout  # its own hash seed
+    assert other.strip() == SandboxConfig(experiment=spec, control="none").fingerprint()
 
 
 def test_a_factory_that_cannot_be_built_fails_before_anything_trains(corpus_file, tmp_path, capsys):

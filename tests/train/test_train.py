@@ -23,22 +23,22 @@ TINY_MODEL = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, in
 NO_DROPOUT = dict(TINY_MODEL, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def texts():
     return shipped_sentences(per_paradigm=15)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def corpus(texts):
     return datasets.Dataset.from_dict({"text": texts})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def bpe(texts):
     return train_tokenizer(texts, vocab_size=500, kind="bpe", min_frequency=2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wordpiece(texts):
     return train_tokenizer(texts, vocab_size=500, kind="wordpiece", min_frequency=2)
 
@@ -322,21 +322,34 @@ def test_restart_without_a_checkpoint_drops_the_old_log_lines(corpus, bpe, tmp_p
     assert logged == [2, 4, 6, 8]
 
 
+def _evaluating(bpe, path):
+    from babybias.evaluate import BLiMP
+
+    return EvaluationCallback(bpe, [BLiMP(subset="babylm_filtered")], path, every=2, limit=2, kind="mlm")
+
+
+@pytest.fixture(scope="session")  # session: built once per worker, even when pytest -n interleaves other files
+def whole_evaluated_run(corpus, bpe, tmp_path_factory):
+    """10 steps without a stop, evaluated every 2 (one run for both resume tests below)."""
+    out = tmp_path_factory.mktemp("whole")
+    return train(tiny(steps=10), corpus, bpe, out / "run", callbacks=[_evaluating(bpe, out / "whole.jsonl")],
+                 progress=False), out / "whole.jsonl"
+
+
 @pytest.mark.parametrize("gap", [False, True])
-def test_resume_with_an_evaluation_callback_records_each_step_once(corpus, bpe, tmp_path, gap):
+def test_resume_with_an_evaluation_callback_records_each_step_once(corpus, bpe, tmp_path, gap, whole_evaluated_run):
     """A kill at step 7 leaves the step-4 checkpoint; metrics of steps 5-7 are dropped and redone. With
     ``gap`` the kill also came between checkpoint 4 and its evaluation: step 4 is evaluated on resume.
     kind="mlm" builds a model per evaluation (drawing random numbers): training must not notice."""
     import shutil
 
-    from babybias.evaluate import BLiMP
     from babybias.train import read_metrics
 
     def callback(name):
-        return EvaluationCallback(bpe, [BLiMP(subset="babylm_filtered")], tmp_path / name, every=2, limit=2, kind="mlm")
+        return _evaluating(bpe, tmp_path / name)
 
     cfg = tiny(steps=10)  # dropout 0.1: the RNG matters
-    whole = train(cfg, corpus, bpe, tmp_path / "whole", callbacks=[callback("whole.jsonl")], progress=False)
+    whole, whole_metrics = whole_evaluated_run
     train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], stop_after=7, progress=False)
     shutil.rmtree(tmp_path / "part" / "checkpoints" / "step_00000007")
     metrics = tmp_path / "part.jsonl"
@@ -344,7 +357,7 @@ def test_resume_with_an_evaluation_callback_records_each_step_once(corpus, bpe, 
         metrics.write_text("".join(l + "\n" for l in metrics.read_text().splitlines() if json.loads(l)["step"] != 4))
     resumed = train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], progress=False)
     assert [r["step"] for r in read_metrics(metrics)] == [2, 4, 6, 8, 10]
-    assert read_metrics(metrics) == read_metrics(tmp_path / "whole.jsonl")
+    assert read_metrics(metrics) == read_metrics(whole_metrics)
     for (n, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), n
     train(cfg, corpus, bpe, tmp_path / "part", callbacks=[callback("part.jsonl")], progress=False)  # finished: no-op

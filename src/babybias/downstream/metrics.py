@@ -272,13 +272,24 @@ def _recentred(corrected: Estimate, plain: float, statistic: Callable, n: int, n
 # --------------------------------------------------------------------------- identity-term toxicity
 
 
+PLAIN_TERM = re.compile(r"[A-Za-z0-9 ]+")  # a term without regular-expression syntax
+
+
 def term_masks(texts: Sequence[str], terms: Sequence[str]) -> np.ndarray:
     """n × T booleans: whether ``\\bterm\\b`` occurs in each text (case-insensitive), as upstream's
     ``add_subgroup_columns_from_text`` (the term is a regular expression there too, so it is not escaped)."""
     out = np.zeros((len(texts), len(terms)), dtype=bool)
+    # a plain-word term can match an ASCII text only where the lower-cased text holds the lower-cased term: that
+    # check (in C) skips the regex for most items; a text with other characters (a Kelvin sign matches "k") or a
+    # term with regex syntax always goes to the regex, so the masks are upstream's exactly
+    lowered = [t.lower() if t.isascii() else None for t in texts]
     for j, term in enumerate(terms):
         rx = re.compile(r"\b" + term + r"\b", flags=re.UNICODE | re.IGNORECASE)
-        out[:, j] = [bool(rx.search(t)) for t in texts]
+        if PLAIN_TERM.fullmatch(term):
+            needle = term.lower()
+            out[:, j] = [bool(rx.search(t)) if low is None or needle in low else False for t, low in zip(texts, lowered)]
+        else:
+            out[:, j] = [bool(rx.search(t)) for t in texts]
     return out
 
 

@@ -15,6 +15,7 @@ import json
 import re
 import string
 import zipfile
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -267,8 +268,25 @@ def blimp_paradigms() -> list[str]:
 
 def babylm_filtered_ids() -> dict[str, set[str]]:
     """Per paradigm, the pairIDs kept by the BabyLM vocabulary filter (shipped id list)."""
+    return {uid: set(ids) for uid, ids in _filtered_ids().items()}
+
+
+@lru_cache(maxsize=1)
+def _filtered_ids() -> dict[str, frozenset[str]]:
     raw = json.loads(data_path("blimp", "babylm_filtered_pair_ids.json").read_text())
-    return {uid: set(ids) for uid, ids in raw.items()}
+    return {uid: frozenset(ids) for uid, ids in raw.items()}
+
+
+def _blimp_file(path: Path) -> tuple[dict, ...]:
+    """The rows of one BLiMP paradigm file, parsed once per process for each version of the file (its
+    path, size and modification time): a sandbox evaluates BLiMP once per cell."""
+    stat = path.stat()
+    return _parsed_blimp_file(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=512)
+def _parsed_blimp_file(path: str, size: int, mtime_ns: int) -> tuple[dict, ...]:
+    return tuple(_blimp_row(rec, Path(path), line) for line, rec in iter_jsonl(Path(path)))
 
 
 def load_blimp(source: PathLike | None = None, subset: str = "full", paradigms: Iterable[str] | None = None) -> list[dict]:
@@ -290,12 +308,9 @@ def load_blimp(source: PathLike | None = None, subset: str = "full", paradigms: 
             if missing:
                 raise FileNotFoundError(f"{folder}: no file for paradigm(s) {missing}")
             files = {k: files[k] for k in wanted}
-        rows = []
-        for uid, path in files.items():
-            for line, rec in iter_jsonl(path):
-                rows.append(_blimp_row(rec, path, line))
+        rows = [dict(row) for path in files.values() for row in _blimp_file(Path(path))]  # copies: callers may edit
     if subset == "babylm_filtered":
-        keep = babylm_filtered_ids()
+        keep = _filtered_ids()
         rows = [r for r in rows if r["pair_id"] in keep.get(r["UID"], ())]
     return rows
 
