@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..evaluate.results import atomic_write_text
+from ..evaluate.results import atomic_write_text, jsonable
 from .stats import LEVEL, Effect, aggregate_seeds, estimate_effect
 
 __all__ = ["GridError", "Cell", "Grid", "GridCollection", "collect_grid", "collect_records", "read_records",
@@ -95,17 +95,6 @@ def rank() -> int:
     import torch.distributed as dist
 
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def jsonable(value: Any) -> Any:
-    """``json.dumps``'s ``default=``: numpy scalars and arrays as numbers and lists, anything else as a string."""
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)  # paths and anything else
 
 
 def write_json(path: str | Path, payload: Any) -> Path:

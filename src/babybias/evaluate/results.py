@@ -69,7 +69,7 @@ class EvaluationResult:
         if not rows:
             for b in d["benchmarks"].values():
                 b.pop("rows")
-        return atomic_write_text(path, json.dumps(d, indent=1, allow_nan=True, default=_jsonable))
+        return atomic_write_text(path, json.dumps(d, indent=1, allow_nan=True, default=jsonable))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "EvaluationResult":
@@ -82,10 +82,14 @@ class EvaluationResult:
         return "\n".join(lines)
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``json.dumps``'s ``default=``: numpy arrays as lists, numpy scalars as numbers, sets as lists, anything else
+    (paths, …) as a string."""
+    if hasattr(obj, "tolist") and getattr(obj, "ndim", 0) > 0:
+        return obj.tolist()
     if hasattr(obj, "item"):
         return obj.item()
-    if isinstance(obj, (set, tuple)):
+    if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
     return str(obj)
 
