@@ -182,3 +182,18 @@ def test_babybias_has_no_import_cycle():
         if module not in state:
             visit(module, [module])
     assert "babybias.experiment.sandbox" not in modules["babybias.experiment.plots"]
+
+
+def test_a_bias_transfer_grid_json_written_before_the_engine_still_guards_its_folder(tmp_path):
+    """Its options were one dict with the interventions' parameters under ``interventions``."""
+    legacy = {"fingerprint": {"items": 40, "interventions": {"louder": {"gain": 2}}}, "primary_metric": "y",
+              "task": "toy"}
+    (tmp_path / "grid.json").write_text(json.dumps(legacy))
+    with pytest.raises(GridError, match=r"other options \(items\)"):
+        toy(tmp_path, seeds=1, options={"items": 41}).run(noisy)
+    with pytest.raises(GridError, match="conditions/louder"):
+        toy(tmp_path, seeds=1, condition_options={"louder": {"gain": 3}}).run(noisy)
+    assert toy(tmp_path, seeds=1, condition_options={"louder": {"gain": 2}, "placebo": {"gain": 0}}).run(noisy)
+    saved = json.loads((tmp_path / "grid.json").read_text())
+    assert saved["condition_options"] == {"louder": {"gain": 2}, "placebo": {"gain": 0}}
+    assert saved["options"] == {"items": 40} and saved["fingerprint"] == toy(tmp_path, seeds=1).fingerprint

@@ -312,3 +312,20 @@ def test_a_factory_that_cannot_be_built_fails_before_anything_trains(corpus_file
     err = capsys.readouterr().err.strip()
     assert err.startswith("babybias: error: experiment 'needs_strength': its intervention cannot be built for seed 0")
     assert "missing 1 required positional argument: 'strength'" in err and not out.exists()
+
+
+def test_the_old_spellings_still_work_and_warn(tmp_path):
+    """``output_dir=``, ``config.output_dir``, ``run(cells_to_run=)`` and ``seed_mean`` from before issue 20."""
+    from babybias.experiment.effects import seed_mean
+    from babybias.experiment.sandbox import SandboxError
+
+    with pytest.warns(DeprecationWarning, match="out_dir"):
+        config = SandboxConfig(output_dir=str(tmp_path / "old"), seeds=1)
+    assert config.out_dir == str(tmp_path / "old") and "output_dir" not in config.to_dict()
+    with pytest.warns(DeprecationWarning, match="out_dir"):
+        assert config.output_dir == config.out_dir
+    with pytest.warns(DeprecationWarning, match="cells="), pytest.raises(SandboxError, match="cell index 99"):
+        run(config, cells_to_run=[99])  # refused before anything trains
+    with pytest.warns(DeprecationWarning, match="mean_interval"):
+        assert seed_mean([1.0, 3.0]).estimate == 2.0
+    assert not (tmp_path / "old").exists()

@@ -203,6 +203,9 @@ class Grid:
     def check(self, cells: Sequence[Cell]) -> None:
         """Refuse ``grid.json`` or any cell folder written with other options, before any work."""
         self._check_grid_file()
+        self._check_cells(cells)
+
+    def _check_cells(self, cells: Sequence[Cell]) -> None:
         for cell in cells:
             for name in (cell.record, self.info):
                 path = cell.path / name
@@ -222,11 +225,11 @@ class Grid:
         options, conditions = _recorded_options(_read_json(path, self.error))
         if options is None:
             return
-        mine = json.loads(json.dumps(self.options, default=repr))
+        mine = _plain(self.options)
         clash = ([k for k in sorted(set(mine) | set(options)) if mine.get(k) != options.get(k)]
                  if isinstance(mine, dict) and isinstance(options, dict) else ([] if mine == options else ["options"]))
-        ours = json.loads(json.dumps(self.condition_options, default=repr))
-        clash += [f"conditions/{c}" for c, o in ours.items() if c in conditions and conditions[c] != o]
+        clash += [f"conditions/{c}" for c, o in _plain(self.condition_options).items()
+                  if c in conditions and conditions[c] != o]
         if clash:
             raise self.error(f"{self.out_dir} holds a grid made with other options ({', '.join(clash)}); "
                              "give another output folder or remove it")
@@ -237,9 +240,8 @@ class Grid:
         conditions = {}
         if path.exists():
             conditions = _recorded_options(_read_json(path, self.error))[1]
-        conditions.update(json.loads(json.dumps(self.condition_options, default=repr)))
-        payload = {**(extra or {}), "fingerprint": self.fingerprint,
-                   "options": json.loads(json.dumps(self.options, default=repr)),
+        conditions.update(_plain(self.condition_options))
+        payload = {**(extra or {}), "fingerprint": self.fingerprint, "options": _plain(self.options),
                    "condition_options": conditions, "cells": [c.name for c in self.cells()]}
         write_json(path, payload)
 
@@ -252,41 +254,38 @@ class Grid:
             line += f"; {started} started, continuing from its last checkpoint (if one was saved)"
         return line
 
+    def _stamp(self, condition: str) -> dict:
+        """The fingerprint(s) a cell's files carry: its own, and the grid's where a condition has options of its own."""
+        own = self.condition_options.get(condition) is not None
+        return {"fingerprint": self.cell_fingerprint(condition), **({"grid_fingerprint": self.fingerprint} if own else {})}
+
     def start(self, cell: Cell, info: Mapping[str, Any] | None = None) -> dict:
-        """Write the cell's info file (what it is and its fingerprint); returns it."""
+        """Write the cell's info file (what it is and its fingerprint; rank 0 only); returns it."""
         record = {"condition": cell.condition, "role": cell.role, "seed": cell.seed, **(info or {}),
-                  "fingerprint": self.cell_fingerprint(cell.condition)}
-        if self.condition_options.get(cell.condition) is not None:
-            record["grid_fingerprint"] = self.fingerprint
+                  **self._stamp(cell.condition)}
         if rank() == 0:
             write_json(cell.path / self.info, record)
         return record
 
     def finish(self, cell: Cell, record: Mapping[str, Any]) -> dict:
-        """Write the cell's record (rank 0 only), with its fingerprint(s); returns it."""
-        record = dict(record)
-        record.setdefault("fingerprint", self.cell_fingerprint(cell.condition))
-        if self.condition_options.get(cell.condition) is not None:
-            record.setdefault("grid_fingerprint", self.fingerprint)
+        """Write the cell's record with its fingerprint(s) (rank 0 only); returns it."""
+        record = {**record, **self._stamp(cell.condition)}
         if rank() == 0:
             write_json(cell.path / cell.record, record)
         return record
 
     def run(self, body: Callable[[Cell], Mapping[str, Any] | None], indices: Iterable[int] | None = None, *,
-            prepare: Callable[[list[Cell]], None] | None = None,
             info: Callable[[Cell], Mapping[str, Any]] | None = None,
             done: Callable[[int, int, Cell, dict], None] | None = None,
             after: Callable[[Cell], None] | None = None, extra: Mapping[str, Any] | None = None) -> bool:
         """Run the chosen cells (all by default) that are not finished: ``body(cell)`` returns the cell's
-        record (None on a torchrun rank other than 0), which is written last. ``prepare(todo)`` runs
-        every check a grid needs before the first write; ``info(cell)`` adds to the cell's info file;
+        record (None on a torchrun rank other than 0), which is written last. A grid's own checks before the
+        first write go before this call (after :meth:`check`); ``info(cell)`` adds to the cell's info file;
         ``done(k, n, cell, record)`` reports progress; ``after(cell)`` tidies a finished cell (its
         checkpoints). Returns whether every cell of the grid is finished."""
         chosen = self.select(indices)
         self.check(chosen)
         todo = [c for c in chosen if not c.finished]
-        if prepare is not None:
-            prepare(todo)
         if rank() == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.write_grid_file(extra)
@@ -303,7 +302,7 @@ class Grid:
                 after: Callable[[Cell], None] | None = None) -> dict | None:
         """One cell: its record if finished; else its info file, ``body(cell)``, its record (written last)
         and ``after(cell)``. None on a torchrun rank other than 0 (which only trains)."""
-        self.check([cell])
+        self._check_cells([cell])
         if cell.finished:
             return _read_json(cell.path / cell.record, self.error)
         self.start(cell, info(cell) if info is not None else None)
@@ -314,6 +313,11 @@ class Grid:
         if after is not None:
             after(cell)
         return record
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON reads it back (how ``grid.json`` holds it), to compare with what is there."""
+    return json.loads(json.dumps(value, default=repr))
 
 
 def _read_json(path: Path, error: type[Exception] = GridError) -> dict:

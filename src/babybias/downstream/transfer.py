@@ -410,10 +410,10 @@ def collect(out_dir: str | Path, *, primary_metric: str | None = None, write: bo
     grid = collect_records(records, missing, metrics=_cell_metrics, bounds=_bounds)
     table = grid.table.rename(columns={"condition": "intervention"}).sort_values(
         ["intervention", "metric"], kind="stable").reset_index(drop=True)
+    groups = pd.DataFrame([{"intervention": r["intervention"], "seed": r["seed"], **g}
+                           for r in records for g in r["groups"]])
     result = TransferResult(out, meta["task"], primary, values, table, _effects_frame(grid, primary),
-                            transfer_regression(groups := pd.DataFrame(
-                                [{"intervention": r["intervention"], "seed": r["seed"], **g}
-                                 for r in records for g in r["groups"]])), groups)
+                            transfer_regression(groups), groups)
     result.summary = _summary(result)
     if write:
         _write(result)

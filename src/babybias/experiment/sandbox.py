@@ -453,17 +453,16 @@ def run(config: SandboxConfig | None = None, cells: Sequence[int] | None = None,
         warnings.warn("run(cells_to_run=) is deprecated: the grids spell it cells=", DeprecationWarning, stacklevel=2)
         cells = cells_to_run
     grid = sandbox_grid(config)
-    shared: dict[str, _CorpusCache | None] = {}
-
-    def prepare(todo: list[Cell]) -> None:
-        shared["cache"] = _prepare(config, todo)
+    chosen = grid.select(cells)
+    grid.check(chosen)  # a folder of other options is refused before the corpus, tokenizer and intervention checks
+    cache = _prepare(config, [c for c in chosen if not c.finished])
 
     def done(k: int, n: int, cell: Cell, record: dict) -> None:
         primary = record["scores"].get(config.spec.primary_metric, float("nan"))
         print(f"[{k}/{n}] {cell.name}: loss {record['train']['final_loss']:.3f}, "
               f"{config.spec.primary_metric} {primary:.3f}, {sum(record['seconds'].values()):.0f} s", flush=True)
 
-    finished = grid.run(lambda cell: _cell_body(config, cell, shared["cache"]), cells, prepare=prepare,
+    finished = grid.run(lambda cell: _cell_body(config, cell, cache), cells,
                         info=lambda cell: _cell_info(config, cell), done=done, extra={"config": config.to_dict()})
     if rank() != 0 or (cells is not None and not finished):
         return None
