@@ -47,11 +47,11 @@ def trained(tmp_path_factory):
 @pytest.fixture
 def clean_registry():
     """Undo what a plugin registers, so tests can register the same names again."""
-    saved = dict(REGISTRY._factories)
+    saved = dict(REGISTRY._entries)
     modules = set(sys.modules)
     yield
-    REGISTRY._factories.clear()
-    REGISTRY._factories.update(saved)
+    REGISTRY._entries.clear()
+    REGISTRY._entries.update(saved)
     for name in set(sys.modules) - modules:
         if "plugin" in name:
             del sys.modules[name]
@@ -187,7 +187,7 @@ def test_load_corpus_path_rule(tmp_path, monkeypatch):
 
 
 def test_hub_name_with_a_local_folder_of_the_orgs_name_goes_to_the_hub(no_hub, tmp_path, monkeypatch, capsys):
-    from babybias._paths import local_or_hub
+    from babybias.helpers.paths import local_or_hub
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "babylm").mkdir()
@@ -415,7 +415,7 @@ def test_plugin_registers_benchmarks(as_module, trained, tmp_path, monkeypatch, 
         spec = str(plugin)
     assert main(["benchmarks", "--plugin", spec]) == 0
     assert "my_agreement" in capsys.readouterr().out
-    REGISTRY._factories.pop("my_agreement")
+    REGISTRY._entries.pop("my_agreement")
     sys.modules.pop("my_bench_plugin", None)
     assert main(["evaluate", str(result.final_dir), "--plugin", spec, "--benchmarks", "my_agreement", "blimp",
                  "--limit", "1"]) == 0

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ._paths import local_or_hub, looks_local, require_local
+from .helpers.paths import local_or_hub, looks_local, require_local
 
 EXIT_USER_ERROR = 2
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model")
@@ -114,7 +114,7 @@ def load_plugin(spec: str) -> list[str]:
     ``sys.path`` and then the current folder searched, even when a folder ``mybench/`` exists here
     (a package is such a folder). A missing module or file raises a one-line user error.
     """
-    from ._imports import UserImportError, import_user_code
+    from .helpers.imports import UserImportError, import_user_code
     from .evaluate import list_benchmarks
 
     before = set(list_benchmarks())

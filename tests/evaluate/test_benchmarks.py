@@ -189,7 +189,7 @@ def test_blimp_variants_by_hand(mlm, clm):
 def test_minimal_pairs_any_file(mlm, tmp_path, monkeypatch):
     from babybias.evaluate.registry import REGISTRY
 
-    monkeypatch.setattr(REGISTRY, "_factories", dict(REGISTRY._factories))  # the registration ends with the test
+    monkeypatch.setattr(REGISTRY, "_entries", dict(REGISTRY._entries))  # the registration ends with the test
     path = tmp_path / "mine.jsonl"
     path.write_text(json.dumps({"good": "he is tall .", "bad": "she is tall ."}) + "\n")
     register(MinimalPairs(name="test_my_pairs", source=path, good_field="good", bad_field="bad"), overwrite=True)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..evaluate.results import atomic_write_text, jsonable
+from ..helpers.figures import new_figure, save_figure
+from ..helpers.io import jsonable, write_json
 from .stats import LEVEL, Effect, aggregate_seeds, estimate_effect
 
 __all__ = ["GridError", "Cell", "Grid", "GridCollection", "collect_grid", "collect_records", "read_records",
@@ -95,23 +95,6 @@ def rank() -> int:
     import torch.distributed as dist
 
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def write_json(path: str | Path, payload: Any) -> Path:
-    """``payload`` as indented JSON, written atomically (a reader never sees half a file)."""
-    return atomic_write_text(path, json.dumps(payload, indent=1, default=jsonable))
-
-
-def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Write a matplotlib figure through a temporary file and a rename, so a reader never sees half a PNG."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # ----------------------------------------------------------------------------------------------- cells
@@ -539,21 +522,18 @@ def plot_effects(result: Any, path: str | Path) -> Path:
     from noise and hollow when not (or one seed only); thick bar = interval over seeds, thin bar =
     interval over items. ``result.primary_metric``'s label is bold.
     """
-    import matplotlib.pyplot as plt
-
     by = {(e.label, e.metric): e for e in result.effects}
     conditions = list(dict.fromkeys(e.label for e in result.effects))  # cda, duplication, cda − duplication
     metrics = [m for m in result.shown_metrics if any((c, m) in by for c in conditions)]
     metrics = [m for m in metrics if not _is_ability(m)] + [m for m in metrics if _is_ability(m)]
     if not metrics:
-        fig, ax = plt.subplots(figsize=(6, 1.5))
+        fig, ax = new_figure(figsize=(6, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, "no effects: the grid has no baseline cells or no other condition", ha="center", va="center")
         save_figure(fig, path)
-        plt.close(fig)
         return Path(path)
     row_h = 0.28 * max(2, len(conditions)) + 0.3
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(7.5, row_h * len(metrics) + 1.0), squeeze=False)
+    fig, axes = new_figure(len(metrics), 1, figsize=(7.5, row_h * len(metrics) + 1.0), squeeze=False)
     for ax, m in zip(axes[:, 0], metrics):
         for k, c in enumerate(conditions):
             e = by.get((c, m))
@@ -577,5 +557,4 @@ def plot_effects(result: Any, path: str | Path) -> Path:
                  "over items); filled: distinguishable from noise", fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
     return Path(path)

@@ -37,8 +37,9 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ..evaluate import evaluate
-from ..evaluate.registry import REGISTRY, check_limit
-from ..evaluate.results import atomic_write_text
+from ..evaluate.registry import REGISTRY
+from ..helpers.checks import check_limit
+from ..helpers.io import atomic_write_text
 
 COLUMNS = ["run", "seed", "step", "tokens_seen", "checkpoint", "benchmark", "metric", "value"]
 

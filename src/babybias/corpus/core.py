@@ -232,7 +232,7 @@ CORPUS_SUFFIXES = (".txt", ".train", ".md")
 
 def is_hub_corpus(source: str | os.PathLike) -> bool:
     """True when :func:`load_corpus` reads ``source`` from the hub (an ``org/name`` that is not a local path)."""
-    from .._paths import looks_local
+    from ..helpers.paths import looks_local
 
     return isinstance(source, str) and not looks_local(source) and "/" in source
 
@@ -240,7 +240,7 @@ def is_hub_corpus(source: str | os.PathLike) -> bool:
 def corpus_files(source: str | os.PathLike) -> tuple[Path, list[Path]]:
     """``(path, text files)`` of a local corpus: the file itself, or a folder's ``*.txt``/``*.train``/``*.md``
     files; a missing path raises ``FileNotFoundError``, a folder without such files :class:`CorpusError`."""
-    from .._paths import require_local
+    from ..helpers.paths import require_local
 
     path = require_local(source, "corpus file or folder")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in CORPUS_SUFFIXES) if path.is_dir() else [path]
@@ -282,7 +282,7 @@ def load_corpus(source: str | os.PathLike, split: str = "train", layout: str = "
     lines. A non-UTF-8 file raises naming the file and byte offset; a corpus with no unit of text
     (an empty file, only blank lines, a hub split with no rows) raises :class:`CorpusError`. A hub dataset is named
     ``org/name`` (``split`` applies; needs a ``text`` column); a string that looks like a local
-    path (see :mod:`babybias._paths`: starts with ``/ . ~``, has two ``/``, ends with a file
+    path (see :mod:`babybias.helpers.paths`: starts with ``/ . ~``, has two ``/``, ends with a file
     suffix, or starts with an existing folder) and does not exist raises ``FileNotFoundError`` at once.
     """
     if is_hub_corpus(source):

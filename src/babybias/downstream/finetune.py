@@ -240,7 +240,7 @@ def finetune(model: nn.Module, tokenizer, train: pd.DataFrame, output_dir: str |
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from ..evaluate.results import atomic_write_text
+    from ..helpers.io import atomic_write_text
 
     config = finetune_recipe(config) if isinstance(config, str) else config
     out = Path(output_dir)

@@ -55,9 +55,9 @@ def scrub_terms(text: str, terms: Sequence[str], replacement: str = "_") -> tupl
 
 def check_pretrained_source(source: Any, what: str) -> None:
     """Refuse, before any fine-tuning, a pre-trained model that cannot be a classifier trunk: a local path
-    (by ``babybias._paths``' rule) that is missing, a file, has no ``config.json``, or is a Self-Debias
+    (by ``babybias.helpers.paths``' rule) that is missing, a file, has no ``config.json``, or is a Self-Debias
     folder. A hub name and an in-memory model pass (the hub is asked when the cell loads it)."""
-    from .._paths import looks_local, require_local
+    from ..helpers.paths import looks_local, require_local
     from ..debias.self_debias import INFO_FILE as SELF_DEBIAS_FILE
     from .data import DataError
 

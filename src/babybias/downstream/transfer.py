@@ -29,7 +29,7 @@ from torch import nn
 
 from ..analysis.grid import (Cell, Grid, collect_records, jsonable, parse_seeds, rank, read_records, save_figure)
 from ..analysis.stats import LEVEL, no_spread
-from ..evaluate.results import atomic_write_text
+from ..helpers.io import atomic_write_text
 from .finetune import FineTuneConfig, finetune, finetune_recipe, load_classifier, predict_proba
 from .data import DataError
 from .interventions import DownstreamIntervention, check_pretrained_source, get_intervention

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Iterable, Literal
 
-from .registry import REGISTRY, Benchmark, check_limit
+from ..helpers.checks import check_limit
+from .registry import REGISTRY, Benchmark
 from .results import EvaluationResult
 from .scoring import PLLMethod, make_scorer
 

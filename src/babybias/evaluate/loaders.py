@@ -18,7 +18,9 @@ import zipfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
+
+from ..helpers.paths import is_hub
 
 PathLike = str | Path
 
@@ -43,10 +45,6 @@ def data_path(*parts: str) -> Path:
     for part in parts:
         node = node / part
     return Path(str(node))
-
-
-def is_hub(source: Any) -> bool:
-    return isinstance(source, str) and source.startswith("hf:")
 
 
 def _resolve(source: PathLike) -> Path:

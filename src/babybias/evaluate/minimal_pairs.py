@@ -30,7 +30,8 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .loaders import PathLike, is_hub, load_blimp, load_ewok, load_minimal_pairs
+from ..helpers.paths import is_hub
+from .loaders import PathLike, load_blimp, load_ewok, load_minimal_pairs
 from .registry import Benchmark, MissingDataError, register
 from .results import BenchmarkResult
 from .scoring import PLL_METHODS, LMScorer, PLLMethod, reduce_log_probs

@@ -9,22 +9,20 @@ Add your own in a few lines::
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
-import numbers
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
+from ..helpers import checks
+from ..helpers.registry import Registry as NameRegistry, UnknownNameError
+from ..helpers.deprecation import moved_names
 from .results import BenchmarkResult
 from .scoring import LMScorer
 
 
-class UnknownBenchmarkError(KeyError):
+class UnknownBenchmarkError(UnknownNameError):
     """No benchmark of that name is registered; ``str()`` is the plain message (no KeyError quotes)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class MissingDataError(ValueError):
@@ -41,13 +39,7 @@ class MissingDataError(ValueError):
                          f"pass source= {needs}{extra}")
 
 
-def check_limit(limit: int | None, option: str = "limit", none_means: str = "all examples") -> int | None:
-    """``limit`` as an int when it is ``None`` (= ``none_means``) or an integer >= 1; else a ValueError naming ``option``."""
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
-        raise ValueError(f"{option} must be None ({none_means}) or an integer >= 1, got {limit!r}")
-    return int(limit)
+__getattr__ = moved_names(__name__, {"check_limit": "babybias.helpers.checks"})
 
 
 class Benchmark(ABC):
@@ -67,7 +59,7 @@ class Benchmark(ABC):
 
         @functools.wraps(method)
         def evaluate(self, scorer: LMScorer, limit: int | None = None, *args: Any, **kw: Any) -> BenchmarkResult:
-            return method(self, scorer, check_limit(limit), *args, **kw)
+            return method(self, scorer, checks.check_limit(limit), *args, **kw)
 
         evaluate._checks_limit = True  # type: ignore[attr-defined]
         cls.evaluate = evaluate  # type: ignore[method-assign]
@@ -96,35 +88,19 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
-class Registry:
-    """Name → factory of a :class:`Benchmark`. Factories, so every lookup gets a fresh object."""
+class Registry(NameRegistry):
+    """Name → :class:`Benchmark` (the one registry type, ``babybias.helpers.Registry``); every lookup gets a
+    fresh object (a deep copy of the registered one, or what a registered factory returns)."""
 
     def __init__(self) -> None:
-        self._factories: dict[str, Callable[[], Benchmark]] = {}
+        super().__init__("benchmark", kind=Benchmark, fresh=True, error=UnknownBenchmarkError,
+                         hint=" (a file of minimal pairs is MinimalPairs(name=..., source=path), or on the command "
+                              "line its .jsonl path)")
 
-    def register(self, benchmark: Benchmark | Callable[[], Benchmark], name: str | None = None, *, overwrite: bool = False) -> None:
-        if isinstance(benchmark, Benchmark):
-            template = copy.deepcopy(benchmark)
-            factory: Callable[[], Benchmark] = lambda: copy.deepcopy(template)
-        elif callable(benchmark):
-            factory = benchmark
-        else:
-            raise TypeError(f"register() takes a Benchmark or a factory returning one, got {type(benchmark).__name__}")
-        name = name or factory().name
-        if name in self._factories and not overwrite:
-            raise ValueError(f"a benchmark named {name!r} is already registered (pass overwrite=True to replace it)")
-        self._factories[name] = factory
-
-    def get(self, name: str, **options: Any) -> Benchmark:
-        if name not in self._factories:
-            raise UnknownBenchmarkError(f"unknown benchmark {name!r}; registered: {', '.join(sorted(self._factories))} "
-                                        "(a file of minimal pairs is MinimalPairs(name=..., source=path), "
-                                        "or on the command line its .jsonl path)")
-        bench = self._factories[name]()
+    def get(self, name: str, **options: Any) -> Benchmark:  # type: ignore[override]
+        """A fresh benchmark, with ``options`` overriding its fields."""
+        bench = self[name]
         return bench.with_options(**options) if options else bench
-
-    def names(self) -> list[str]:
-        return sorted(self._factories)
 
     def resolve(self, items: Iterable[str | Benchmark]) -> list[Benchmark]:
         out = [self.get(i) if isinstance(i, str) else i for i in items]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ..helpers.deprecation import moved_names
+from ..helpers import io
+
+__getattr__ = moved_names(__name__, {"atomic_write_text": "babybias.helpers.io", "jsonable": "babybias.helpers.io"})
 
 
 @dataclass
@@ -69,7 +73,7 @@ class EvaluationResult:
         if not rows:
             for b in d["benchmarks"].values():
                 b.pop("rows")
-        return atomic_write_text(path, json.dumps(d, indent=1, allow_nan=True, default=jsonable))
+        return io.atomic_write_text(path, json.dumps(d, indent=1, allow_nan=True, default=io.jsonable))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "EvaluationResult":
@@ -81,31 +85,3 @@ class EvaluationResult:
         lines += [f"  {k}: {v:.2f}" if isinstance(v, float) and not math.isnan(v) else f"  {k}: {v}" for k, v in self.scores.items()]
         return "\n".join(lines)
 
-
-def jsonable(obj: Any) -> Any:
-    """``json.dumps``'s ``default=``: numpy arrays as lists, numpy scalars as numbers, sets as lists, anything else
-    (paths, …) as a string."""
-    if hasattr(obj, "tolist") and getattr(obj, "ndim", 0) > 0:
-        return obj.tolist()
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    return str(obj)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -318,7 +318,7 @@ PRESETS: dict[str, Callable[..., Experiment]] = {"cda": _cda, "cds": _cds, "toxi
 
 def load_object(spec: str, what: str = "intervention") -> Any:
     """The object named ``module:attribute`` (or ``path/to/file.py:attribute``); SandboxError naming what is wrong."""
-    from .._imports import UserImportError, import_user_code
+    from ..helpers.imports import UserImportError, import_user_code
 
     module_name, sep, attr = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
     if not sep or not module_name or not attr:

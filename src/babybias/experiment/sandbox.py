@@ -36,7 +36,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .._paths import require_local
+from ..helpers.paths import require_local
 from ..analysis.composites import SANDBOX
 from ..analysis.grid import (Cell, Grid, collect_records, effects_frame, fingerprint_of, keep_cells, parse_seeds,
                              plot_effects, rank, read_records, verdict_line, write_json)
@@ -45,9 +45,9 @@ from ..corpus import load_corpus, wikipedia_sample
 from ..corpus.core import check_corpus_source
 from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
 from ..evaluate.fairness import GenderLogOdds
-from ..evaluate.loaders import is_hub
-from ..evaluate.registry import check_limit
-from ..evaluate.results import atomic_write_text
+from ..helpers.paths import is_hub
+from ..helpers.checks import check_limit
+from ..helpers.io import atomic_write_text
 from ..models import train_tokenizer
 from ..train import RECIPES, get_recipe, train
 from .conditions import GENERAL_METRICS, Experiment, SandboxError, corpus_words, get_experiment

@@ -36,7 +36,7 @@ class EvaluationCallback:
     def on_resume(self, step: int, model) -> None:
         """Keep the lines of steps <= ``step`` (all of them are lost to a fresh start, ``step`` 0) and
         evaluate ``step`` itself if a kill came between its checkpoint and its evaluation."""
-        from ..evaluate.results import atomic_write_text
+        from ..helpers.io import atomic_write_text
 
         kept = []
         if self.path.exists():

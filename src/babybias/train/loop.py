@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..evaluate.results import atomic_write_text
+from ..helpers.io import atomic_write_text
 from ..evaluate.scoring import tokenizer_fingerprint
 from ..models import GptBertForCausalLM, LtgBertForMaskedLM
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state

@@ -11,6 +11,9 @@ Anything else (``gpt2``, ``org/name``) that does not exist here is left to the h
 folder ``org/`` exists here (``babylm/ltgbert-10m-2024`` with a local ``babylm/`` is still the hub
 model): write ``./org/name`` for a local path of that shape. A local path that does not exist
 raises :class:`FileNotFoundError` at once instead of a slow hub lookup that fails later.
+
+Benchmark data follow a stricter rule (:func:`is_hub`): only a source written ``hf:<org>/<name>``
+is a hub dataset, anything else is a local file or folder.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 FILE_SUFFIXES = (".txt", ".train", ".dev", ".test", ".md", ".jsonl", ".json", ".gz", ".csv", ".tsv", ".zip",
                  ".bin", ".safetensors", ".pt", ".py", ".arrow", ".parquet")
@@ -52,3 +56,8 @@ def local_or_hub(name: str | os.PathLike, what: str) -> Path | str:
     if looks_local(name):
         return require_local(name, what)
     return str(name)
+
+
+def is_hub(source: Any) -> bool:
+    """True for a benchmark source on the hub: a string written ``hf:<org>/<name>``."""
+    return isinstance(source, str) and source.startswith("hf:")

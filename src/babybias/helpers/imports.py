@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from ._paths import require_local
+from .paths import require_local
 
 
 class UserImportError(ValueError):
