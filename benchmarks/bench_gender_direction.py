@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer
 
 import babybias.models  # noqa: F401  (registers GPT-BERT / LTG-BERT with the Auto classes)
 from babybias.analysis import bootstrap_ci, paired_bootstrap
@@ -41,16 +40,11 @@ KEYS = ["text", "occupation", "source"]
 
 
 def load(path: str):
-    from babybias.models import GptBertForCausalLM
+    """A sandbox model folder (a GPT-BERT as its causal LM, anything else as a masked LM) and its tokenizer."""
+    from babybias.models import load_lm, load_tokenizer, read_config
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    config = json.loads((Path(path) / "config.json").read_text())
-    if config.get("model_type") == "gpt-bert":
-        model = GptBertForCausalLM.from_pretrained(path)
-    else:
-        from transformers import AutoModelForMaskedLM
-        model = AutoModelForMaskedLM.from_pretrained(path)
-    return model.eval(), tokenizer
+    kind = "clm" if read_config(path).model_type == "gpt-bert" else "mlm"
+    return load_lm(path, kind).eval(), load_tokenizer(path)
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from babybias.analysis.stats import mean_interval
-from babybias.downstream.metrics import bios_metrics, fisher_interval, fped_fned, noise_floor
+from babybias.downstream.bias_in_bios import bios_metrics, fisher_interval
+from babybias.downstream.toxicity import fped_fned, noise_floor
 
 
 def bios_design(k: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from babybias.evaluate.loaders import load_blimp
+from babybias.evaluate.minimal_pairs import load_blimp
 from babybias.evaluate.minimal_pairs import limit_per_group
 from babybias.evaluate.scoring import MaskedLMScorer
 from babybias.testing import tiny_masked_lm, tiny_tokenizer

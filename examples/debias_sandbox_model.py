@@ -96,15 +96,13 @@ def log(message: str) -> None:
 
 def load_baselines(sandbox: Path, seeds=None) -> dict[int, tuple]:
     """seed → (model, tokenizer) of every finished baseline cell ``cells/baseline/seed-*/train/final``."""
-    from transformers import AutoTokenizer
-
-    from babybias.analysis import load_checkpoint_model
+    from babybias.models import load_lm, load_tokenizer
 
     models = {}
     for final in sorted(sandbox.glob("cells/baseline/seed-*/train/final")):
         seed = int(final.parent.parent.name.removeprefix("seed-"))
         if seeds is None or seed in seeds:
-            models[seed] = (load_checkpoint_model(str(final)), AutoTokenizer.from_pretrained(str(final)))
+            models[seed] = (load_lm(final).eval(), load_tokenizer(final))
     if not models:
         raise SystemExit(f"{sandbox}: no baseline cell with train/final (seeds {seeds or 'all'})")
     return models
@@ -112,17 +110,14 @@ def load_baselines(sandbox: Path, seeds=None) -> dict[int, tuple]:
 
 def train_fresh(work: Path, corpus, steps: int | None) -> dict[int, tuple]:
     """One ``sandbox``-recipe model (seed 0) with the sandbox's tokenizer options; reused if already in ``work``."""
-    from transformers import AutoTokenizer
-
-    from babybias.analysis import load_checkpoint_model
-    from babybias.models import train_tokenizer
+    from babybias.models import load_lm, load_tokenizer, train_tokenizer
     from babybias.train import get_recipe, train
 
     recipe = get_recipe("sandbox", seed=0, **({} if steps is None else {"steps": steps, "epochs": None}))
     final = work / "train" / "final"
     if final.is_dir():
         log(f"reusing the model trained before in {final}")
-        return {0: (load_checkpoint_model(str(final)), AutoTokenizer.from_pretrained(str(final)))}
+        return {0: (load_lm(final).eval(), load_tokenizer(final))}
     kind = "bpe" if recipe.model_type == "gpt-bert" else "wordpiece"
     tokenizer = train_tokenizer(corpus["text"], vocab_size=2000, kind=kind, min_frequency=2, lowercase=True)
     log(f"training one {recipe.name} model ({recipe.steps} steps) in {work / 'train'} ...")

@@ -29,16 +29,12 @@ HEADLINE = ["crows_pairs/overall", "crows_pairs/gender", "stereoset/overall/ss",
 def load_models(args) -> dict[str, tuple]:
     """name -> (model, tokenizer, kind); kind None lets ``evaluate`` tell it from the model."""
     if args.model:
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+        from babybias.models import lm_kind_reason, load_lm, load_tokenizer, read_config  # what `babybias evaluate` uses
 
-        import babybias.models  # noqa: F401  (registers babybias architectures with the Auto classes)
-        from babybias.cli import kind_from_config  # the same rule as `babybias evaluate`
-
-        config = AutoConfig.from_pretrained(args.model)
-        kind, why = (args.kind, "from --kind") if args.kind else kind_from_config(config)
+        config = read_config(args.model)
+        kind, why = (args.kind, "from --kind") if args.kind else lm_kind_reason(config)
         print(f"kind: {kind} ({why})", flush=True)
-        auto = AutoModelForMaskedLM if kind == "mlm" else AutoModelForCausalLM
-        return {args.model: (auto.from_pretrained(args.model, config=config), AutoTokenizer.from_pretrained(args.model), kind)}
+        return {args.model: (load_lm(args.model, kind, config=config), load_tokenizer(args.model), kind)}
     wp, bpe = tiny_tokenizer("wordpiece"), tiny_tokenizer("bpe")
     return {"tiny-bert (random)": (tiny_masked_lm(wp), wp, None), "tiny-gpt2 (random)": (tiny_causal_lm(bpe), bpe, None)}
 

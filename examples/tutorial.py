@@ -38,15 +38,12 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
 from babybias.analysis import plot_trajectories_by_seed, sweep
 from babybias.experiment import SandboxConfig, cells, get_experiment, run, shipped_corpus
+from babybias.helpers import new_figure, save_figure  # matplotlib figures without pyplot: the backend is left alone
 
 STEPS = int(os.environ.get("BABYBIAS_TUTORIAL_STEPS", 300))       # training steps per model
 SEEDS = int(os.environ.get("BABYBIAS_TUTORIAL_SEEDS", 3))         # training seeds per condition
@@ -98,7 +95,7 @@ result = run(config)
 # The loss of every cell, read from its `train/log.jsonl`: one colour per condition, one line per seed.
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = new_figure(figsize=(6, 3.5))
 colors = dict(zip(config.conditions, ["#4c72b0", "#dd8452", "#55a868"]))
 for cell in cells(config):
     log = pd.read_json(cell.path / "train" / "log.jsonl", lines=True)
@@ -108,7 +105,8 @@ ax.set_xlabel("training step")
 ax.set_ylabel("loss per labelled token")
 ax.legend()
 fig.tight_layout()
-fig.savefig(OUT / "training_curves.png", dpi=110)
+save_figure(fig, OUT / "training_curves.png", dpi=110)
+fig  # a notebook shows the figure here
 
 # %% [markdown]
 # ## 4. Effects with intervals

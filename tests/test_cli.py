@@ -279,7 +279,7 @@ def _raising(err: BaseException):
 def _known_user_errors():
     from babybias.cli import CLIError
     from babybias.corpus import CorpusError
-    from babybias.evaluate.loaders import DataFormatError
+    from babybias.evaluate import DataFormatError
     from babybias.evaluate.registry import UnknownBenchmarkError
 
     return [(CLIError("model folder m has no config.json"), "model folder m has no config.json"),

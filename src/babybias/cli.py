@@ -14,10 +14,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .helpers.deprecation import moved_names
 from .helpers.paths import local_or_hub, looks_local, require_local
 
 EXIT_USER_ERROR = 2
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model")
+
+#: the model-loading library code moved to babybias.models.loading; these names still import from here, with a warning
+__getattr__ = moved_names("babybias.cli", {"kind_from_config": "babybias.models.loading:lm_kind_reason",
+                                           "TOKENIZER_FILES": "babybias.models.loading",
+                                           "DEBIAS_FILES": "babybias.models.loading"})
 
 
 class CLIError(Exception):
@@ -139,7 +144,7 @@ def benchmark_from_arg(item: str):
     (it must exist, and is read once here so that a malformed file fails before the model loads).
     """
     from .evaluate import MinimalPairs, get_benchmark, list_benchmarks, load_minimal_pairs
-    from .evaluate.loaders import pairs_file_stem
+    from .evaluate.minimal_pairs import pairs_file_stem
 
     if item in list_benchmarks():
         return get_benchmark(item)
@@ -215,86 +220,31 @@ def benchmarks_from_args(items: Sequence[str]) -> list:
 # ---------------------------------------------------------------------------------------- the model
 
 
-def _read_config(model: str | Path):
-    from transformers import AutoConfig
+def _load_model_and_tokenizer(model_source: str | Path, tok_source: str | Path, kind: str | None, tokenizer_given: bool):
+    """``(model, tokenizer, kind)`` through :func:`babybias.models.load_lm`, printing the kind and any debiasing
+    applied; the loader's kind errors name ``--kind`` and a model folder without tokenizer asks for ``--tokenizer``."""
+    from .models.loading import LMKindError, MissingTokenizerError, debias_files, lm_kind_reason, load_lm, load_tokenizer, \
+        read_config
 
-    from . import models  # noqa: F401  (registers our architectures with the Auto classes)
-
-    if isinstance(model, Path):
-        if not model.is_dir():
-            raise CLIError(f"model {model} is a file; give the folder that save_pretrained wrote")
-        if not (model / "config.json").exists():
-            final = model / "final"
-            hint = (f"; a training run's model is in {final}" if (final / "config.json").exists()
-                    else "; is it a save_pretrained folder?")
-            raise CLIError(f"model folder {model} has no config.json{hint}")
-    return AutoConfig.from_pretrained(model)
-
-
-def kind_from_config(config) -> tuple[str, str]:
-    """The model's own kind ("mlm"/"clm") from its config, and where that came from.
-
-    ``architectures`` decides (``*ForMaskedLM`` → mlm; ``*ForCausalLM``/``*LMHeadModel`` → clm);
-    a babybias GPT-BERT is saved by ``train`` as ``GptBertForCausalLM``, which is also the class
-    (and so the kind) that ``babybias.experiment`` evaluates in Python. Without a telling
-    ``architectures`` the config's model type decides if only one Auto class knows it.
-    """
-    archs = list(getattr(config, "architectures", None) or [])
-    kinds = set()
-    for arch in archs:
-        if arch.endswith("ForMaskedLM"):
-            kinds.add("mlm")
-        elif arch.endswith(("ForCausalLM", "LMHeadModel")):
-            kinds.add("clm")
-    if len(kinds) == 1:
-        return kinds.pop(), f"from config.json architectures {archs}"
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-    mtype = getattr(config, "model_type", None)
-    mlm, clm = mtype in MODEL_FOR_MASKED_LM_MAPPING_NAMES, mtype in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-    if mlm != clm:
-        return ("mlm" if mlm else "clm"), f"from config.json model_type {mtype!r} (architectures {archs})"
-    raise CLIError(f"cannot tell whether the model is a masked or a causal LM from its config.json "
-                   f"(architectures {archs}, model_type {mtype!r}); pass --kind mlm or --kind clm")
-
-
-DEBIAS_FILES = ("debias.json", "self_debias.json")
-
-
-def _load_model(source: str | Path, config, kind: str, tokenizer=None):
-    """The model of ``source`` as ``kind``; a folder written by ``babybias debias`` comes back debiased."""
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
-    auto = AutoModelForCausalLM if kind == "clm" else AutoModelForMaskedLM
-    if isinstance(source, Path):
-        from .models.convert import check_weight_files
-
-        check_weight_files(source)  # a truncated or garbage weights file: one line naming it
-    if isinstance(source, Path) and any((source / f).exists() for f in DEBIAS_FILES):
-        from .debias import load_debiased
-
-        model = load_debiased(source, model_class=auto, tokenizer=tokenizer, kind=kind, config=config)
-        print(f"debiased model: {', '.join(f for f in DEBIAS_FILES if (source / f).exists())} applied", flush=True)
-        return model
+    applied = debias_files(model_source)
     try:
-        return auto.from_pretrained(source, config=config)
-    except ValueError as err:
-        if "Unrecognized configuration class" in str(err):
-            other = "mlm" if kind == "clm" else "clm"
-            raise CLIError(f"model {source} (model_type {config.model_type!r}) has no "
-                           f"{'causal' if kind == 'clm' else 'masked'}-LM class; try --kind {other}") from None
-        raise
-
-
-def _load_tokenizer(source: str | Path, given: bool):
-    from transformers import AutoTokenizer
-
-    if isinstance(source, Path):
-        if not source.is_dir() or not any((source / f).exists() for f in TOKENIZER_FILES):
-            what = f"tokenizer folder {source}" if given else f"model folder {source}"
-            raise CLIError(f"{what} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...)"
-                           + ("" if given else "; pass --tokenizer FOLDER"))
-    return AutoTokenizer.from_pretrained(source)
+        config = read_config(model_source)
+        kind, why = lm_kind_reason(config) if kind is None else (kind, "from --kind")
+        try:
+            tokenizer = load_tokenizer(tok_source, what="tokenizer folder" if tokenizer_given else "model folder")
+        except MissingTokenizerError as err:
+            raise CLIError(str(err) if tokenizer_given else f"{err}; pass --tokenizer FOLDER") from None
+        print(f"kind: {kind} ({why})", flush=True)
+        if applied:
+            from . import debias  # noqa: F401  (registers the loader of a saved Self-Debias model)
+        model = load_lm(model_source, kind, config=config, tokenizer=tokenizer)
+    except LMKindError as err:
+        advice = f"try --kind {err.suggest}" if err.suggest else "pass --kind mlm or --kind clm"
+        raise CLIError(f"{err.why}; {advice}") from None
+    if applied:
+        print(f"debiased model: {', '.join(applied)} applied", flush=True)
+    _check_tokenizer_fits(model, tokenizer, model_source, tok_source)
+    return model, tokenizer, kind
 
 
 def _check_tokenizer_fits(model, tokenizer, model_source, tok_source) -> None:
@@ -407,15 +357,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     benchmarks = with_sources(benchmarks, args.source, args.ewok_password)  # each reads its data here
     model_source = local_or_hub(args.model, "model folder")
     tok_source = model_source if args.tokenizer is None else local_or_hub(args.tokenizer, "tokenizer folder")
-    config = _read_config(model_source)
-    if args.kind is None:
-        kind, why = kind_from_config(config)
-    else:
-        kind, why = args.kind, "from --kind"
-    tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
-    print(f"kind: {kind} ({why})", flush=True)
-    model = _load_model(model_source, config, kind, tokenizer)
-    _check_tokenizer_fits(model, tokenizer, model_source, tok_source)
+    model, tokenizer, kind = _load_model_and_tokenizer(model_source, tok_source, args.kind, args.tokenizer is not None)
     result = evaluate(model, tokenizer, benchmarks, kind=kind, limit=args.limit, device=args.device,
                       progress=not args.quiet)
     for key, value in result.scores.items():
@@ -452,12 +394,7 @@ def _debias(args: argparse.Namespace) -> int:
         from .corpus import load_corpus
 
         corpus = load_corpus(args.corpus)
-    config = _read_config(model_source)
-    kind, why = kind_from_config(config) if args.kind is None else (args.kind, "from --kind")
-    tokenizer = _load_tokenizer(tok_source, given=args.tokenizer is not None)
-    print(f"kind: {kind} ({why})", flush=True)
-    model = _load_model(model_source, config, kind, tokenizer)
-    _check_tokenizer_fits(model, tokenizer, model_source, tok_source)
+    model, tokenizer, _ = _load_model_and_tokenizer(model_source, tok_source, args.kind, args.tokenizer is not None)
     debiased = method.fit(model, tokenizer, corpus).apply(model)
     if isinstance(debiased, debias.SelfDebiasedLM):
         debiased.save_pretrained(out)
@@ -695,7 +632,8 @@ _LIBRARY_USER_ERRORS = (("babybias.evaluate.registry", "UnknownBenchmarkError"),
                         ("babybias.experiment.conditions", "SandboxError"), ("babybias.downstream.data", "DataError"),
                         ("babybias.evaluate.registry", "MissingDataError"),
                         ("babybias.evaluate.scoring", "TokenizerMismatchError"),
-                        ("babybias.models.convert", "WeightsFileError"), ("babybias.debias.base", "DebiasError"))
+                        ("babybias.models.convert", "WeightsFileError"), ("babybias.debias.base", "DebiasError"),
+                        ("babybias.models.loading", "LoadError"))
 
 
 def _is_known_user_error(err: BaseException) -> bool:

@@ -14,7 +14,7 @@ import torch
 
 def shipped_sentences(per_paradigm: int = 60) -> list[str]:
     """Sentences from the shipped benchmark files (deterministic order)."""
-    from .evaluate.loaders import load_blimp, load_crows_pairs, load_winobias
+    from .evaluate import load_blimp, load_crows_pairs, load_winobias
 
     texts = []
     seen: dict[str, int] = {}

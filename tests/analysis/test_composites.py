@@ -75,7 +75,7 @@ def test_user_defined_and_registry():
         with pytest.raises(ValueError, match="exists"):
             register_composite(mine)
     finally:
-        COMPOSITES.pop("gender_only")
+        COMPOSITES.unregister("gender_only")
     with pytest.raises(KeyError, match="unknown composite"):
         get_composite("nope")
 

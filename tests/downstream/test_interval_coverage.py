@@ -15,8 +15,9 @@ import pytest
 from scipy import stats
 
 from babybias.analysis.stats import mean_interval
-from babybias.downstream.metrics import (bios_metrics, fisher_interval, gap_rms, gap_rms_corrected,
-                                         gap_share_correlation, metric_bounds, tpr_gaps)
+from babybias.downstream.bias_in_bios import (bios_metrics, fisher_interval, gap_rms, gap_rms_corrected,
+                                              gap_share_correlation, tpr_gaps)
+from babybias.downstream.estimates import metric_bounds
 
 TOL = 1e-12
 _spec = importlib.util.spec_from_file_location(

@@ -1,4 +1,4 @@
-"""Tests of babybias.downstream.metrics: hand-computed values, agreement with an independent restatement of
+"""Tests of babybias.downstream.bias_in_bios and .toxicity: hand-computed values, agreement with an independent restatement of
 conversationai/unintended-ml-bias-analysis's procedure, weighted AUC vs sklearn, the weighted bootstrap,
 the FPED noise floor, term matching and input validation."""
 
@@ -13,20 +13,22 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from babybias.downstream.metrics import (
-    auc_table,
+from babybias.downstream.bias_in_bios import (
     bios_metrics,
-    bootstrap_statistics,
-    equal_error_rate_threshold,
-    fped_fned,
     gap_rms,
     gap_rms_corrected,
     gap_share_correlation,
+    tpr_gaps,
+)
+from babybias.downstream.estimates import bootstrap_statistics
+from babybias.downstream.toxicity import (
+    auc_table,
+    equal_error_rate_threshold,
+    fped_fned,
     noise_floor,
     term_masks,
     term_rates,
     toxicity_metrics,
-    tpr_gaps,
     weighted_auc,
 )
 
@@ -426,7 +428,7 @@ def test_bootstrap_drops_undefined_resamples():
 
 def _captured_statistic(monkeypatch, run):
     """The statistic a metric hands to bootstrap_statistics (B × n weights → B × K values) and its names."""
-    import babybias.downstream.metrics as m
+    import babybias.downstream.estimates as m  # both metric families call estimates.bootstrap_statistics
 
     seen, original = {}, m.bootstrap_statistics
 

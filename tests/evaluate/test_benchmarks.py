@@ -234,7 +234,7 @@ def test_winobias_by_hand(mlm):
 
 
 def test_winobias_counterfactuals():
-    from babybias.evaluate.loaders import winobias_counterfactuals
+    from babybias.evaluate.winobias import winobias_counterfactuals
 
     s = "Her boss told her about it."
     assert sorted(winobias_counterfactuals(s, [(0, 3), (s.index(" her") + 1, s.index(" her") + 4)])) == sorted(

@@ -92,12 +92,16 @@ def test_jsd_by_parts_hand_derived():
     assert jsd_by_parts([0.2, 0.8], [0.2, 0.8]).sum() == 0.0
 
 
+def _evaluated(kind: str, name: str, winobias_dir):
+    """Scores and rows of the registered benchmark ``name`` on the WinoBias fixture, with the hand-set model of ``kind``."""
+    model, tok = fixture_model(kind)
+    result = evaluate(model, tok, [get_benchmark(name, source=winobias_dir)], progress=False).benchmarks[name]
+    return result.scores, result.rows
+
+
 @pytest.mark.parametrize("kind", ["mlm", "clm"])
 def test_gender_prediction_hand_derived(kind, winobias_dir):
-    model, tok = fixture_model(kind)
-    res = evaluate(model, tok, [get_benchmark("winobias_gender_prediction", source=winobias_dir)], progress=False)
-    s = res.benchmarks["winobias_gender_prediction"].scores
-    rows = res.benchmarks["winobias_gender_prediction"].rows
+    s, rows = _evaluated(kind, "winobias_gender_prediction", winobias_dir)
     # type-2 prompts: doctor→male (pro, "him"), nurse→not specified, doctor→female (anti, "her"), nurse→not specified
     assert rows["answer"].tolist() == ["male", "not specified", "female", "not specified"]
     assert rows["occupation"].tolist() == ["doctor", "nurse", "doctor", "nurse"]
@@ -115,10 +119,7 @@ def test_gender_prediction_hand_derived(kind, winobias_dir):
 
 @pytest.mark.parametrize("kind", ["mlm", "clm"])
 def test_gender_log_odds_hand_derived(kind, winobias_dir):
-    model, tok = fixture_model(kind)
-    res = evaluate(model, tok, [get_benchmark("gender_log_odds", source=winobias_dir)], progress=False)
-    s = res.benchmarks["gender_log_odds"].scores
-    rows = res.benchmarks["gender_log_odds"].rows
+    s, rows = _evaluated(kind, "gender_log_odds", winobias_dir)
     he_she, him_her = math.log(3 / 2), math.log(2 / 1)  # written "her": its twin's "him" vs her
     wb = rows[rows["source"] == "winobias"]
     np.testing.assert_allclose(wb["log_odds"], [he_she, he_she, him_her, him_her])
@@ -163,7 +164,7 @@ def test_gender_log_odds_her_counterpart_from_twin(kind, tmp_path):
 def bpe_mask_tok():
     """A GPT-BERT-style byte-level BPE tokenizer with a mask token (``train_tokenizer(kind="bpe")``)."""
     from babybias.models import train_tokenizer
-    from babybias.evaluate.loaders import load_winobias
+    from babybias.evaluate.winobias import load_winobias
 
     texts = [r["sentence"] for r in load_winobias("all")] + ["he is a doctor .", "she is a nurse ."]
     return train_tokenizer(texts, vocab_size=300, kind="bpe")

@@ -10,8 +10,11 @@ import json
 import pytest
 
 from babybias.evaluate import DataFormatError
-from babybias.evaluate.loaders import (babylm_filtered_ids, blimp_paradigms, data_path, load_blimp, load_crows_pairs,
-                                       load_ewok, load_minimal_pairs, load_stereoset, load_winobias, stereoset_items)
+from babybias.evaluate.crows_pairs import load_crows_pairs
+from babybias.evaluate.loaders import data_path
+from babybias.evaluate.minimal_pairs import babylm_filtered_ids, blimp_paradigms, load_blimp, load_ewok, load_minimal_pairs
+from babybias.evaluate.stereoset import load_stereoset, stereoset_items
+from babybias.evaluate.winobias import load_winobias
 from tests.conftest import FIXTURES, shared_data
 
 
@@ -157,7 +160,7 @@ def test_hub_sources_are_converted(monkeypatch):
     """The hub code path (no network here): a stand-in load_dataset returns hub-shaped datasets."""
     import datasets
 
-    from babybias.evaluate import loaders
+    from babybias.evaluate import crows_pairs, minimal_pairs
 
     crows = datasets.Dataset.from_dict(
         {"id": [0], "sent_more": ["the poor are lazy ."], "sent_less": ["the rich are lazy ."],
@@ -174,7 +177,8 @@ def test_hub_sources_are_converted(monkeypatch):
         calls.append((name, config, split))
         return crows if "crows" in name else blimp
 
-    monkeypatch.setattr(loaders, "_hub_dataset", fake)
+    monkeypatch.setattr(crows_pairs, "hub_dataset", fake)
+    monkeypatch.setattr(minimal_pairs, "hub_dataset", fake)
     rows = load_crows_pairs("hf:nyu-mll/crows_pairs")
     assert rows == [{"id": 0, "sent_more": "the poor are lazy .", "sent_less": "the rich are lazy .",
                      "direction": "antistereo", "bias_type": "gender"}]
@@ -186,7 +190,7 @@ def test_hub_sources_are_converted(monkeypatch):
 def test_stereoset_hub_copy_is_rebuilt_in_the_official_layout(monkeypatch):
     import datasets
 
-    from babybias.evaluate import loaders
+    from babybias.evaluate import stereoset
 
     label = datasets.ClassLabel(names=["anti-stereotype", "stereotype", "unrelated"])
     features = datasets.Features({"id": datasets.Value("string"), "target": datasets.Value("string"),
@@ -198,7 +202,7 @@ def test_stereoset_hub_copy_is_rebuilt_in_the_official_layout(monkeypatch):
                                       "sentences": {"sentence": ["The chess player was asian.", "The chess player was hispanic.",
                                                                  "The chess player was fox."],
                                                     "id": ["s", "a", "u"], "gold_label": [1, 0, 2]}}], features=features)
-    monkeypatch.setattr(loaders, "_hub_dataset", lambda name, config=None, split="train": ds)
+    monkeypatch.setattr(stereoset, "hub_dataset", lambda name, config=None, split="train": ds)
     items = stereoset_items(load_stereoset("dev", "hf:McGill-NLP/stereoset"))
     assert items[0]["sentences"]["stereotype"] == {"id": "s", "sentence": "The chess player was asian.", "template_word": "asian"}
     with pytest.raises(ValueError, match="only the StereoSet dev set"):

@@ -51,12 +51,17 @@ def saved_lm(tmp_path_factory) -> Path:
 # ------------------------------------------------------------------ 9, 10, 11: the sandbox's corpus and options
 
 
-def test_sandbox_empty_corpus_is_one_line_naming_the_file_and_writes_nothing(tmp_path, capsys):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("")
+def _refused_corpus(tmp_path, capsys, name: str, text: str) -> tuple:
+    """``(corpus file, output folder, the one error line)`` of a sandbox run refused for its corpus."""
+    corpus = tmp_path / name
+    corpus.write_text(text)
     out = tmp_path / "out"
-    assert main(["sandbox", "--corpus", str(empty), "--output", str(out), "--seeds", "1", "--quiet"]) == 2
-    line = _one_user_line(capsys.readouterr().err)
+    assert main(["sandbox", "--corpus", str(corpus), "--output", str(out), "--seeds", "1", "--quiet"]) == 2
+    return corpus, out, _one_user_line(capsys.readouterr().err)
+
+
+def test_sandbox_empty_corpus_is_one_line_naming_the_file_and_writes_nothing(tmp_path, capsys):
+    empty, out, line = _refused_corpus(tmp_path, capsys, "empty.txt", "")
     assert f"corpus file {empty} is empty" in line
     assert not out.exists()  # no grid.json, tokenizer or cell folder left behind
     # --list-cells checks --corpus too (an empty file, a missing bare name)
@@ -67,11 +72,7 @@ def test_sandbox_empty_corpus_is_one_line_naming_the_file_and_writes_nothing(tmp
 
 
 def test_sandbox_one_line_corpus_is_too_short_before_anything_is_written(tmp_path, capsys):
-    one = tmp_path / "one.txt"
-    one.write_text("hello world\n")
-    out = tmp_path / "out"
-    assert main(["sandbox", "--corpus", str(one), "--output", str(out), "--seeds", "1", "--quiet"]) == 2
-    line = _one_user_line(capsys.readouterr().err)
+    one, out, line = _refused_corpus(tmp_path, capsys, "one.txt", "hello world\n")
     assert f"corpus {one} is too short" in line and "needs 63 (sequence length 64)" in line
     assert not out.exists()
 

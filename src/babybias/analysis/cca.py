@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..helpers.figures import new_figure, save_figure
 from .stats import LEVEL, no_spread
 
 __all__ = [
@@ -263,12 +264,7 @@ def cca_alignment(x: pd.DataFrame | np.ndarray, y: pd.DataFrame | np.ndarray, *,
 
 def plot_cca(result: CCAResult, path: str | Path, *, title: str | None = None) -> Path:
     """Write a PNG: histogram of ρ₁ under permutation with the observed ρ₁ and its bootstrap interval marked."""
-    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(6, 4), dpi=120)
-    ax = fig.add_subplot()
+    fig, ax = new_figure(figsize=(6, 4))  # no pyplot: no global backend or figure state
     bins = np.linspace(0.0, 1.0, 41)
     ax.hist(result.null_distribution, bins=bins, color="0.7", edgecolor="0.4",
             label=f"ρ₁ with methods shuffled ({'all' if result.exact else result.n_permutations} "
@@ -283,5 +279,4 @@ def plot_cca(result: CCAResult, path: str | Path, *, title: str | None = None) -
     ax.set_title(title or f"CCA alignment, {result.n_methods} methods")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    return path
+    return save_figure(fig, path, dpi=120)

@@ -41,6 +41,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Sequence
 
+from ..helpers.registry import Registry
+
 OnMissing = Literal["nan", "raise", "available"]
 ON_MISSING = ("nan", "raise", "available")
 
@@ -162,24 +164,22 @@ SEED_PAPER_DOMAINS = Composite(
     description="our reading of the seed study's signals (formula unpublished): bias = mean |s − 50| over StereoSet SS of "
                 "its 4 domains and CrowS-Pairs of its 9 bias types (13 equal terms); ability as seed_paper")
 
-COMPOSITES: dict[str, Composite] = {c.name: c for c in (SANDBOX, SEED_PAPER, SEED_PAPER_DOMAINS)}
+#: name → :class:`Composite` (a helpers.Registry; :func:`register_composite` adds one)
+COMPOSITES: Registry[Composite] = Registry("composite", {c.name: c for c in (SANDBOX, SEED_PAPER, SEED_PAPER_DOMAINS)},
+                                           kind=Composite)
 
 
 def register_composite(composite: Composite, overwrite: bool = False) -> Composite:
     """Add a user-defined composite to :data:`COMPOSITES` (refuses to replace one unless ``overwrite``)."""
     if composite.name in COMPOSITES and not overwrite:
         raise ValueError(f"a composite named {composite.name!r} exists; pass overwrite=True to replace it")
-    COMPOSITES[composite.name] = composite
+    COMPOSITES.register(composite, overwrite=overwrite)
     return composite
 
 
 def get_composite(name: str | Composite) -> Composite:
     """A named composite (``sandbox``, ``seed_paper``, ``seed_paper_domains`` or a registered one)."""
-    if isinstance(name, Composite):
-        return name
-    if name not in COMPOSITES:
-        raise KeyError(f"unknown composite {name!r}; known: {sorted(COMPOSITES)}")
-    return COMPOSITES[name]
+    return name if isinstance(name, Composite) else COMPOSITES[name]  # an unknown name: KeyError listing the known
 
 
 def composite_table(frame, composites: Sequence[str | Composite] = ("seed_paper",),

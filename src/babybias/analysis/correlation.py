@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from ..helpers.figures import new_figure, save_figure
 from .stats import LEVEL, Interval, as_finite_1d, check_level, no_spread, run_bootstrap, warn_small_n
 
 __all__ = ["Correlation", "correlate", "plot_correlation"]
@@ -112,10 +113,8 @@ def plot_correlation(x: Sequence[float], y: Sequence[float], path: str | Path, *
         raise ValueError(f"labels must have one entry per point ({xs.size}), got {len(labels)}")
     if result is None:
         result = correlate(xs, ys, method, n_resamples=n_resamples, seed=seed)
-    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend needed
-
-    fig = Figure(figsize=(5, 4), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = new_figure(figsize=(5, 4))  # no pyplot: no global figure state, no GUI backend needed
+    fig.set_layout_engine("constrained")
     ax.scatter(xs, ys, color="C0", zorder=3)
     fit = stats.linregress(xs, ys)
     grid = np.linspace(xs.min(), xs.max(), 50)
@@ -127,7 +126,4 @@ def plot_correlation(x: Sequence[float], y: Sequence[float], path: str | Path, *
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title}\n{result.label()}" if title else result.label(), fontsize=9)
     ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path, dpi=120)

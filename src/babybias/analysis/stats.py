@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -28,8 +28,8 @@ SPREAD_TOL = 1e-12  # values within this fraction of their largest magnitude (at
 JACKKNIFE_GROUPS = 100  # BCa's acceleration from a delete-one-group jackknife over at most this many groups
 INTERVAL_METHODS = ("percentile", "BCa")
 
-__all__ = ["LEVEL", "Interval", "PairedDifference", "Effect", "bootstrap_ci", "paired_bootstrap", "weighted_bootstrap",
-           "mean_interval", "aggregate_seeds", "seed_effect", "estimate_effect", "no_spread"]
+__all__ = ["LEVEL", "Interval", "PairedDifference", "Effect", "ItemRows", "bootstrap_ci", "paired_bootstrap",
+           "resampled_item_effect", "weighted_bootstrap", "mean_interval", "aggregate_seeds", "seed_effect", "estimate_effect", "no_spread"]
 
 
 class ConfidenceInterval(NamedTuple):
@@ -75,6 +75,28 @@ class PairedDifference(Interval):
     def interval(self) -> Interval:
         """The difference as a plain :class:`Interval`."""
         return Interval(self.estimate, self.low, self.high, self.level, self.n, self.method)
+
+
+@dataclass(frozen=True, eq=False)
+class ItemRows:
+    """One cell's per-item ``rows`` of a benchmark and its ``aggregate`` (rows → scores): a score ``key`` that is
+    no item mean gets its item interval by resampling the rows (:func:`resampled_item_effect`). Objects of one
+    cell and benchmark may share ``cache`` (resampled scores), so each resample is aggregated once for all keys."""
+
+    rows: pd.DataFrame
+    aggregate: Callable[[pd.DataFrame], Mapping[str, float]]
+    key: str
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def value(self, index: np.ndarray | None = None, tag: tuple = ()) -> float:
+        """The score on the rows at ``index`` (all rows when None); ``tag`` names that resample in the cache."""
+        if tag not in self.cache:
+            rows = self.rows if index is None else self.rows.iloc[index].reset_index(drop=True)
+            self.cache[tag] = dict(self.aggregate(rows))
+        return float(self.cache[tag].get(self.key, math.nan))
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -219,6 +241,40 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], statistic: Callable
         p_name = "bootstrap (null-shifted)"
     return PairedDifference(estimate, low, high, level, int(x.size), used, p_value=p, p_method=p_name,
                             resamples=n_resamples, statistic_a=float(statistic(x)), statistic_b=float(statistic(y)))
+
+
+def resampled_item_effect(baseline: Sequence[ItemRows], condition: Sequence[ItemRows], *, n_resamples: int = 1999,
+                          level: float = LEVEL, seed: int = 0) -> PairedDifference:
+    """mean over seeds of the condition's score − the same for the baseline, with a paired percentile bootstrap
+    over items: every resample draws the same item indices for every cell and aggregates each cell's rows again.
+
+    For a score that is any function of the items (ICAT, a JSD): the resampled statistic is the score itself, so
+    where the score is a nonlinear function of item means it is biased in small samples, as its point estimate is.
+    The two-sided p is the null-shifted bootstrap share of |θ* − θ̂| ≥ |θ̂|, (k + 1) / (B + 1).
+    """
+    level = check_level(level)
+    cells = [*baseline, *condition]
+    n = len(cells[0])
+    if any(len(c) != n for c in cells) or not baseline or not condition:
+        raise ValueError(f"every cell must have the same items: got {[len(c) for c in cells]} rows")
+    if n < 2:
+        raise ValueError("a resampled item interval needs at least 2 items")
+
+    def effect(index: np.ndarray | None, tag: tuple) -> float:
+        return (float(np.mean([c.value(index, tag) for c in condition]))
+                - float(np.mean([c.value(index, tag) for c in baseline])))
+
+    estimate = effect(None, ())
+    rng = np.random.default_rng(seed)
+    dist = np.array([effect(rng.integers(0, n, n), ("resample", seed, n_resamples, b)) for b in range(n_resamples)])
+    finite = dist[np.isfinite(dist)]
+    alpha = (1 - level) / 2
+    low, high = (float(q) for q in np.quantile(finite, [alpha, 1 - alpha])) if finite.size else (math.nan, math.nan)
+    p = float((np.sum(np.abs(finite - estimate) >= abs(estimate)) + 1) / (finite.size + 1)) if finite.size else math.nan
+    a = float(np.mean([c.value(None, ()) for c in baseline]))
+    return PairedDifference(estimate, low, high, level, n, "bootstrap-percentile (items resampled, scores re-aggregated)",
+                            p_value=p, p_method="bootstrap (null-shifted)", resamples=n_resamples, statistic_a=a,
+                            statistic_b=a + estimate)
 
 
 def bootstrap_p_value(x: np.ndarray, y: np.ndarray, diff: Callable, *, vectorized: bool, n_resamples: int,
@@ -469,8 +525,8 @@ class Effect:
 
 
 def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float], *,
-                    baseline_items: Mapping[int, np.ndarray] | None = None,
-                    condition_items: Mapping[int, np.ndarray] | None = None,
+                    baseline_items: Mapping[int, np.ndarray | ItemRows] | None = None,
+                    condition_items: Mapping[int, np.ndarray | ItemRows] | None = None,
                     name: str = "condition", metric: str = "metric", reference: str = "baseline",
                     level: float = LEVEL, n_resamples: int = 1999, seed: int = 0,
                     bounds: tuple[float, float] | None = None) -> Effect:
@@ -479,7 +535,8 @@ def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float
     ``baseline`` / ``condition`` map training seeds to the metric's value; only seeds present in both
     (with finite values) are used: :func:`seed_effect`, clipped to the metric's ``bounds`` where given.
     ``*_items`` map seeds to per-item values (the same items, in the same order, in every cell) for the
-    interval over items, :func:`paired_bootstrap` of the seed-averaged values; ``seed`` seeds it.
+    interval over items, :func:`paired_bootstrap` of the seed-averaged values; ``seed`` seeds it. Per-cell
+    :class:`ItemRows` instead (a score that is no item mean) give :func:`resampled_item_effect`.
     Distinguishable from noise: two seeds or more, the seed interval excludes 0, and so does the item
     interval where there is one.
     """
@@ -490,6 +547,14 @@ def estimate_effect(baseline: Mapping[int, float], condition: Mapping[int, float
     seeds_iv = seed_effect(baseline, condition, level, bounds)
     items = None
     if baseline_items is not None and condition_items is not None and all(
+            s in baseline_items and s in condition_items for s in shared) and isinstance(
+            baseline_items[shared[0]], ItemRows):
+        try:
+            items = resampled_item_effect([baseline_items[s] for s in shared], [condition_items[s] for s in shared],
+                                          n_resamples=n_resamples, level=level, seed=seed)
+        except ValueError as err:
+            raise ValueError(f"{name} vs {reference} on {metric}: {err} (another limit or benchmark version?)") from None
+    elif baseline_items is not None and condition_items is not None and all(
             s in baseline_items and s in condition_items for s in shared):
         a = np.mean([np.asarray(baseline_items[s], dtype=float) for s in shared], axis=0)
         b = np.mean([np.asarray(condition_items[s], dtype=float) for s in shared], axis=0)

@@ -141,29 +141,23 @@ def _expand(run: str, source) -> list[tuple[Checkpoint, Path | None]]:
 
 
 def load_checkpoint_model(checkpoint: Checkpoint | str, kind: str | None = None):
-    """The model of a ``save_pretrained`` folder (or hub id): the class its ``config.json`` names
-    (``architectures``), else the masked/causal Auto class for ``kind``."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
-
-    from .. import models  # noqa: F401  (registers the babybias architectures with the Auto classes)
+    """The model of a ``save_pretrained`` folder (or hub id) as its masked or causal LM, in eval mode:
+    :func:`babybias.models.load_lm` (``kind`` defaults to the one its ``config.json`` tells)."""
+    from ..models.loading import load_lm
 
     c = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(str(checkpoint))
-    config = AutoConfig.from_pretrained(c.path, revision=c.revision)
-    archs = list(getattr(config, "architectures", None) or [])
-    if kind is None:
-        kind = "mlm" if any(a.endswith("ForMaskedLM") for a in archs) else "clm"
-    auto = AutoModelForMaskedLM if kind == "mlm" else AutoModelForCausalLM
-    return auto.from_pretrained(c.path, revision=c.revision, config=config).eval()
+    return load_lm(c.path, kind, revision=c.revision).eval()
 
 
 def _load_tokenizer(checkpoint: Checkpoint, run_dir: Path | None):
-    from transformers import AutoTokenizer
+    """The checkpoint's own ``tokenizer``, else the run's ``tokenizer/``, else the model folder's."""
+    from ..models.loading import load_tokenizer
 
     if checkpoint.tokenizer:
-        return AutoTokenizer.from_pretrained(checkpoint.tokenizer)
+        return load_tokenizer(checkpoint.tokenizer)
     if run_dir is not None and (run_dir / "tokenizer").is_dir():
-        return AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"))
-    return AutoTokenizer.from_pretrained(checkpoint.path, revision=checkpoint.revision)
+        return load_tokenizer(run_dir / "tokenizer")
+    return load_tokenizer(checkpoint.path, revision=checkpoint.revision, what="model folder")
 
 
 def read_results(out_path: str | os.PathLike, repair: bool = False) -> pd.DataFrame:
@@ -312,11 +306,10 @@ def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path:
     """One panel per metric (``"<benchmark>/<metric>"``), one line per run: the mean over seeds at each ``x``
     (``step`` or ``tokens_seen``) with the band of :func:`seed_bands` (``"minmax"``: min to max over seeds;
     ``"t95"``: a 95 % t-interval of the mean). Returns the figure; writes ``path``."""
-    from matplotlib.figure import Figure  # no pyplot: no global figure state, the backend is left alone
+    from ..helpers.figures import new_figure, save_figure  # no pyplot: no global figure state, the backend left alone
 
     metrics = list(metrics)
-    fig = Figure(figsize=(4.5 * len(metrics), 3.4))
-    axes = fig.subplots(1, len(metrics), squeeze=False)
+    fig, axes = new_figure(1, len(metrics), figsize=(4.5 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         bands = seed_bands(frame, metric, x=x, band=band)
         for run, grp in bands.groupby("run", sort=True):
@@ -329,5 +322,5 @@ def plot_trajectories_by_seed(frame: pd.DataFrame, metrics: Sequence[str], path:
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel(f"score (%), band: {'min–max' if band == 'minmax' else '95% t-interval'} over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     return fig

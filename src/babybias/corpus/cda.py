@@ -184,7 +184,7 @@ class KeepAttributeUnits(Intervention):
         return out, report.check()
 
 
-def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None, stats=STATS):
+def map_with_stats(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None, stats=STATS):
     """Map ``fn`` (batched, with indices) over the corpus, aggregate its statistics, drop them.
 
     ``fn`` returns the corpus's columns plus exactly the statistics columns ``stats`` (typed by
@@ -209,6 +209,9 @@ def _run(corpus, fn, report: Report, num_proc, desc: str, tokenizer: Any = None,
     mapped = mapped.remove_columns([c for c in stat_columns if c in mapped.column_names])
     report.units_out = len(mapped)
     return mapped, report.check()
+
+
+_run = map_with_stats  # the name this module's transforms call it by
 
 
 def _run_streaming(corpus: datasets.IterableDataset, fn, report: Report, stat_columns):

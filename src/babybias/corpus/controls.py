@@ -117,7 +117,7 @@ class RandomDuplication(Intervention):
         words_in, words_added = int(lengths.sum()), int(lengths[picks].sum())
         report = Report("random-duplication", params, units_in=len(corpus), units_out=len(out), units_added=len(picks),
                         words_in=words_in, words_out=words_in + words_added, words_added=words_added)
-        _target_notes(report, self.count, amount, match, "added")
+        record_target_notes(report, self.count, amount, match, "added")
         if self.tokenizer is not None:
             report.tokens_added = count_tokens([texts[i] for i in picks], self.tokenizer)
             if isinstance(self.count, Report) and self.count.tokens_added is not None:
@@ -125,7 +125,7 @@ class RandomDuplication(Intervention):
         return out, report.check()
 
 
-def _target_notes(report: Report, target: int | Report, amount: int, match: str, what: str) -> None:
+def record_target_notes(report: Report, target: int | Report, amount: int, match: str, what: str) -> None:
     """Record the target and how close the control came, in words and units."""
     got_words = getattr(report, f"words_{what}")
     if match == "words":

@@ -48,7 +48,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from .cda import _run
+from .cda import map_with_stats
 from .core import TEXT, Intervention, Report, as_corpus, check_text, count_words, unit_random
 from .wordlists import (Swapper, WordPairs, all_descriptor_words, holistic_descriptors, match_case,
                         person_nouns, word_regex)
@@ -359,6 +359,6 @@ class PerturbationAugmentation(Intervention):
                     out["_skipped"].append(skipped if j == 0 else [])
             return out
 
-        corpus, report = _run(corpus, perturb_batch, report, num_proc, "perturbation", self.tokenizer)
+        corpus, report = map_with_stats(corpus, perturb_batch, report, num_proc, "perturbation", self.tokenizer)
         report.notes["examples"] = list(report.terms)[: self.max_examples]
         return corpus, report

@@ -26,7 +26,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import datasets
 import numpy as np
 
-from .controls import _target_notes, pick_words, resolve_target
+from .controls import pick_words, record_target_notes, resolve_target
 from .core import (TEXT, Intervention, Report, as_corpus, check_text, column_values, count_tokens, count_words, require_column,
                    split_sentences)
 from .wordlists import offensive_words, word_regex
@@ -226,7 +226,7 @@ class RandomRemoval(Intervention):
         report = Report("random-removal", params, unit=self.level)
         report.notes["toxic_units_kept"] = int(toxic.sum())
         out, report = _rebuild(corpus, texts, units, sizes, keep, self.level, report, self.tokenizer)
-        _target_notes(report, self.target, amount, match, "removed")
+        record_target_notes(report, self.target, amount, match, "removed")
         if isinstance(self.target, Report) and self.target.tokens_removed is not None and self.tokenizer is not None:
             report.notes["tokens_target"] = self.target.tokens_removed
         return out, report

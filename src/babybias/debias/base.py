@@ -8,13 +8,14 @@ input, :func:`head_inputs`), which is exactly where the projection acts, for any
 LTG-BERT and GPT-BERT (``head``), BERT (``cls``), RoBERTa and GPT-2 (``lm_head``), ALBERT
 (``predictions``), or a module you name.
 
-``save_debiased`` writes ``save_pretrained`` plus ``debias_projection.safetensors`` and
-``debias.json`` beside the weights; ``load_debiased`` loads the model and re-attaches the projection.
+The projection itself (attach, read, save, read back) is :mod:`babybias.models.projection`, re-exported
+here. ``save_debiased`` writes ``save_pretrained`` plus ``debias_projection.safetensors`` and
+``debias.json`` beside the weights; ``load_debiased`` (like :func:`babybias.models.load_lm`) loads the
+model and re-attaches the projection.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from dataclasses import dataclass
@@ -25,14 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-HEAD_NAMES = ("head", "cls", "lm_head", "predictions", "generator_lm_head")
-PROJECTION_FILE = "debias_projection.safetensors"
-INFO_FILE = "debias.json"
-_ATTR = "_babybias_projection"
+from ..models.loading import load_pretrained
+from ..models.projection import (HEAD_NAMES, INFO_FILE, PROJECTION_FILE, attach_projection, detach_projection,
+                                 hidden_size, lm_head, projection_of, projection_record, read_projection,
+                                 restore_projection, save_projection)
 
 __all__ = ["HEAD_NAMES", "DebiasError", "lm_head", "head_inputs", "hidden_size", "model_max_length", "attach_projection",
-           "detach_projection", "projection_of", "save_debiased", "load_debiased", "PostModelDebiaser",
-           "ProjectionDebiaser"]
+           "detach_projection", "projection_of", "projection_record", "save_projection", "read_projection",
+           "restore_projection", "save_debiased", "load_debiased", "PostModelDebiaser", "ProjectionDebiaser",
+           "PROJECTION_FILE", "INFO_FILE"]
 
 #: ``transformers`` gives a tokenizer without a known limit a ``model_max_length`` of int(1e30).
 _NO_LIMIT = 10**20
@@ -42,116 +44,13 @@ class DebiasError(ValueError):
     """A debiaser's option does not fit the model or corpus it is given (the CLI prints it as one line)."""
 
 
-def lm_head(model: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:
-    """``(name, module)`` of the module that turns last hidden states into vocabulary logits."""
-    names = (name,) if name else HEAD_NAMES
-    for n in names:
-        try:  # a dotted name reaches into submodules ("bert.pooler")
-            module = model.get_submodule(n) if "." in n else getattr(model, n, None)
-        except AttributeError:
-            module = None
-        if isinstance(module, nn.Module):
-            return n, module
-    raise ValueError(f"{type(model).__name__} has no LM head named {' or '.join(names)}; pass head='<attribute name>' "
-                     "(the module whose input is the last hidden states)")
-
-
-class _Projection(nn.Module):
-    """``h ↦ h P`` on the last dimension; P is a non-persistent buffer (it moves with ``.to``, and
-    ``save_pretrained`` leaves it out: :func:`save_debiased` stores it beside the weights)."""
-
-    def __init__(self, projection: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("projection", projection, persistent=False)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden @ self.projection.to(hidden.dtype)
-
-
-def _project_hook(module: nn.Module, args: tuple) -> tuple:
-    """The head's forward pre-hook: project its first argument (the hidden states). A module-level
-    function reading the module's own buffer, so a deep copy of the model keeps a working hook."""
-    return (module.babybias_projection(args[0]), *args[1:])
-
-
-def attach_projection(model: nn.Module, projection: np.ndarray | torch.Tensor, *, head: str | None = None,
-                      info: dict | None = None, inplace: bool = False) -> nn.Module:
-    """``model`` (a deep copy unless ``inplace``) with ``h ← h P`` applied to its LM head's input.
-
-    ``projection`` is d × d for the model's hidden size d (symmetric for an orthogonal projection);
-    ``info`` (plain data: method, parameters, fit statistics) travels with it into :func:`save_debiased`.
-    A model that already carries a projection gets the product (the new one applied after the old).
-    """
-    name, _ = lm_head(model, head)
-    p = torch.as_tensor(np.asarray(projection, dtype=np.float32))
-    d = hidden_size(model) or p.shape[0]
-    if p.ndim != 2 or p.shape != (d, d):
-        raise ValueError(f"projection must be {d} x {d} (the model's hidden size), got {tuple(p.shape)}")
-    if not torch.isfinite(p).all():
-        raise ValueError("projection has non-finite values")
-    out = model if inplace else copy.deepcopy(model)
-    _, module = lm_head(out, name)
-    state = getattr(out, _ATTR, None)
-    if state is not None and hasattr(module, "babybias_projection"):  # compose with the projection already there
-        module.babybias_projection.projection = module.babybias_projection.projection @ p.to(
-            module.babybias_projection.projection.device)
-        state["info"] = state["info"] + [dict(info or {})]
-        return out
-    device = next(iter(module.parameters()), torch.empty(0)).device
-    module.add_module("babybias_projection", _Projection(p).to(device))
-    module.register_forward_pre_hook(_project_hook)
-    setattr(out, _ATTR, {"head": name, "info": [dict(info or {})]})
-    return out
-
-
-def detach_projection(model: nn.Module) -> nn.Module:
-    """Remove the projection (in place) and return the model: the original head input again."""
-    state = getattr(model, _ATTR, None)
-    if state is not None:
-        module = lm_head(model, state["head"])[1]
-        for key, hook in list(module._forward_pre_hooks.items()):
-            if hook is _project_hook:
-                del module._forward_pre_hooks[key]
-        delattr(module, "babybias_projection")
-        delattr(model, _ATTR)
-    return model
-
-
-def projection_of(model: nn.Module) -> np.ndarray | None:
-    """The d × d projection applied to the model's head input, or None."""
-    state = getattr(model, _ATTR, None)
-    if state is None:
-        return None
-    return lm_head(model, state["head"])[1].babybias_projection.projection.detach().cpu().numpy()
-
-
 def save_debiased(model: nn.Module, path: str | os.PathLike, tokenizer=None) -> Path:
     """``save_pretrained`` (and the tokenizer's) plus the projection and its record, beside the weights."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     model.save_pretrained(path)
     if tokenizer is not None:
         tokenizer.save_pretrained(path)
-    state = getattr(model, _ATTR, None)
-    if state is None:
-        raise ValueError("the model carries no debiasing projection (use attach_projection or a debiaser's apply)")
-    save_file({"projection": torch.as_tensor(projection_of(model)).contiguous()}, str(path / PROJECTION_FILE))
-    record = {"head": state["head"], "steps": state["info"], "format": 1}
-    (path / INFO_FILE).write_text(json.dumps(record, indent=1, default=str))
-    return path
-
-
-def _model_class(config) -> type:
-    import transformers
-
-    from .. import models  # noqa: F401  (registers LTG-BERT and GPT-BERT)
-
-    for arch in getattr(config, "architectures", None) or []:
-        cls = getattr(transformers, arch, None) or getattr(models, arch, None)
-        if cls is not None:
-            return cls
-    raise ValueError(f"cannot tell the model class from config.json architectures {config.architectures!r}")
+    return save_projection(model, path)
 
 
 def load_debiased(path: str | os.PathLike, model_class: type | None = None, tokenizer=None, kind: str | None = None,
@@ -159,39 +58,13 @@ def load_debiased(path: str | os.PathLike, model_class: type | None = None, toke
     """A model saved by :func:`save_debiased` (projection re-attached) or by a Self-Debiased model's
     ``save_pretrained`` (re-wrapped; ``tokenizer`` defaults to the folder's, ``kind`` to the saved one).
     ``model_class`` (a class or an Auto class) defaults to the class named in ``config.json``
-    ``architectures``; ``kwargs`` go to its ``from_pretrained``."""
-    from safetensors.torch import load_file
-    from transformers import AutoConfig
-
-    from .self_debias import INFO_FILE as SELF_DEBIAS_FILE, SelfDebiasedLM
+    ``architectures``; ``kwargs`` go to its ``from_pretrained`` (:func:`babybias.models.load_pretrained`)."""
+    from .self_debias import INFO_FILE as SELF_DEBIAS_FILE
 
     path = Path(path)
-    projection, self_debias = path / INFO_FILE, path / SELF_DEBIAS_FILE
-    if not projection.exists() and not self_debias.exists():
+    if not (path / INFO_FILE).exists() and not (path / SELF_DEBIAS_FILE).exists():
         raise FileNotFoundError(f"{path} has no {INFO_FILE} or {SELF_DEBIAS_FILE}: not saved by a babybias debiaser")
-    cls = model_class or _model_class(AutoConfig.from_pretrained(path))
-    model = cls.from_pretrained(path, **kwargs)
-    if projection.exists():
-        record = json.loads(projection.read_text())
-        p = load_file(str(path / PROJECTION_FILE))["projection"]
-        steps = record.get("steps") or [{}]
-        model = attach_projection(model, p, head=record["head"], info=steps[-1], inplace=True)
-        getattr(model, _ATTR)["info"] = steps
-    if self_debias.exists():
-        from transformers import AutoTokenizer
-
-        record = json.loads(self_debias.read_text())
-        tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(path)
-        model = SelfDebiasedLM(model, tokenizer, record["prefixes"], record["decay"], record["epsilon"],
-                               kind or record["kind"])
-    return model
-
-
-def hidden_size(model: nn.Module) -> int | None:
-    """The model's hidden size from its config (``hidden_size``, or GPT-2's ``n_embd``); None when it has none."""
-    config = getattr(model, "config", None)
-    value = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
-    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+    return load_pretrained(path, model_class, tokenizer=tokenizer, kind=kind, **kwargs)
 
 
 def model_max_length(model: nn.Module, tokenizer) -> int | None:

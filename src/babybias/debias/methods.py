@@ -16,24 +16,19 @@ shipped with babybias (16,316 sentences), far smaller than bias-bench's 2.5 % of
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..corpus import WordPairs, wikipedia_sample
 from ..corpus.core import column_values
 from ..corpus.wordlists import Swapper, word_regex
+from ..helpers.registry import Registry
 from .base import DebiasError, ProjectionDebiaser, head_inputs, hidden_size
 from .projections import BIAS_BENCH_TRAIN_SCALE, inlp, sent_debias_subspace, subspace_removal
 
 __all__ = ["SentDebias", "INLP", "counterfactual_pairs", "inlp_sentences", "SENT_DEBIAS_RECIPES", "INLP_RECIPES"]
-
-#: Sent-Debias data recipes: bias-bench's (default) and babybias's earlier one.
-SENT_DEBIAS_RECIPES = ("bias-bench", "per-occurrence")
-#: INLP data recipes: bias-bench's (default) and babybias's earlier one.
-INLP_RECIPES = ("bias-bench", "word-boundary")
 
 
 def _positive_int(value: Any, name: str) -> None:
@@ -41,7 +36,7 @@ def _positive_int(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
-def _check_recipe(recipe: str, allowed: tuple[str, ...]) -> None:
+def _check_recipe(recipe: str, allowed: Registry) -> None:
     if recipe not in allowed:
         raise ValueError(f"recipe must be one of {list(allowed)}, got {recipe!r}")
 
@@ -88,6 +83,11 @@ def _per_occurrence_counterfactuals(texts: Sequence[str], pairs: WordPairs) -> t
     return a, b
 
 
+#: Sent-Debias data recipes (name → its counterfactual pairs): bias-bench's (default) and babybias's earlier one.
+SENT_DEBIAS_RECIPES: Registry[Callable[..., tuple[list[str], list[str]]]] = Registry("Sent-Debias recipe", {
+    "bias-bench": _bias_bench_counterfactuals, "per-occurrence": _per_occurrence_counterfactuals})
+
+
 def counterfactual_pairs(texts: Sequence[str], pairs: WordPairs, max_pairs: int | None = None, seed: int = 0,
                          recipe: str = "bias-bench") -> tuple[list[str], list[str]]:
     """Sent-Debias's data: sentences and their counterfactuals.
@@ -97,17 +97,18 @@ def counterfactual_pairs(texts: Sequence[str], pairs: WordPairs, max_pairs: int 
     earlier recipe. ``max_pairs`` keeps a seeded random subset, in order (bias-bench keeps all).
     """
     _check_recipe(recipe, SENT_DEBIAS_RECIPES)
-    make = _bias_bench_counterfactuals if recipe == "bias-bench" else _per_occurrence_counterfactuals
-    a, b = make(texts, pairs)
+    a, b = SENT_DEBIAS_RECIPES[recipe](texts, pairs)
     if max_pairs is not None and len(a) > max_pairs:
         keep = sorted(random.Random(seed).sample(range(len(a)), max_pairs))
         a, b = [a[i] for i in keep], [b[i] for i in keep]
     return a, b
 
 
-def _bias_bench_inlp(order: Sequence[str], groups: list[set[str]], n_per_class: int, min_words: int,
+def _bias_bench_inlp(order: Sequence[str], class_words: list[list[str]], n_per_class: int, min_words: int,
                      rng: random.Random) -> list[list[str]]:
-    """bias-bench's ``_load_gender_data`` / ``_load_race_data`` loop over already shuffled sentences."""
+    """bias-bench's ``_load_gender_data`` / ``_load_race_data`` loop over already shuffled sentences
+    (``class_words``: each class's lower-cased attribute words, matched exactly)."""
+    groups = [set(w) for w in class_words]
     kept: list[list[str]] = [[] for _ in range(len(groups) + 1)]
     seen: list[set[str]] = [set() for _ in groups]
     neutral = len(groups)
@@ -133,10 +134,11 @@ def _bias_bench_inlp(order: Sequence[str], groups: list[set[str]], n_per_class: 
     return kept
 
 
-def _word_boundary_inlp(order: Sequence[str], groups: list[re.Pattern], n_per_class: int, min_words: int,
+def _word_boundary_inlp(order: Sequence[str], class_words: list[list[str]], n_per_class: int, min_words: int,
                         rng: random.Random) -> list[list[str]]:
     """babybias's earlier recipe: word-boundary matches, case kept, a biased sentence cut uniformly at or
     after its first attribute word, a neutral one after word 5 or later, duplicates kept."""
+    groups = [word_regex(w) for w in class_words]
     kept: list[list[str]] = [[] for _ in range(len(groups) + 1)]
     for text in order:
         words = text.split()
@@ -158,6 +160,11 @@ def _word_boundary_inlp(order: Sequence[str], groups: list[re.Pattern], n_per_cl
         if all(len(k) >= n_per_class for k in kept):
             break
     return kept
+
+
+#: INLP data recipes (name → the class sentences it keeps): bias-bench's (default) and babybias's earlier one.
+INLP_RECIPES: Registry[Callable[..., list[list[str]]]] = Registry("INLP recipe", {
+    "bias-bench": _bias_bench_inlp, "word-boundary": _word_boundary_inlp})
 
 
 def inlp_sentences(texts: Sequence[str], pairs: WordPairs | None = None, bias_words: Sequence[str] | None = None,
@@ -188,10 +195,7 @@ def inlp_sentences(texts: Sequence[str], pairs: WordPairs | None = None, bias_wo
     else:
         pairs = pairs or WordPairs.gender()
         words = [[m for m, _ in pairs.pairs], [f for _, f in pairs.pairs]]
-    if recipe == "bias-bench":
-        kept = _bias_bench_inlp(order, [set(w) for w in words], n_per_class, min_words, rng)
-    else:
-        kept = _word_boundary_inlp(order, [word_regex(w) for w in words], n_per_class, min_words, rng)
+    kept = INLP_RECIPES[recipe](order, words, n_per_class, min_words, rng)
     sentences = [s for k in kept for s in k]
     labels = np.array([c for c, k in enumerate(kept) for _ in k], dtype=int)
     if len(set(labels.tolist())) < 2:

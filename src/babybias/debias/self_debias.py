@@ -20,7 +20,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SELF_DEBIAS_PREFIXES", "BABYBIAS_PREFIXES", "PREFIX_SETS", "SelfDebias", "SelfDebiasedLM", "self_debias_logits"]
+from ..helpers.registry import Registry
+
+__all__ = ["SELF_DEBIAS_PREFIXES", "BABYBIAS_PREFIXES", "PREFIX_SETS", "SelfDebias", "SelfDebiasedLM", "self_debias_logits",
+           "load_self_debiased", "register_saved_wrapper"]
 
 #: bias-bench's prefixes, one per bias type, character for character (``_SELF_DEBIAS_PREFIXES`` in
 #: bias_bench/benchmark/crows/crows.py and stereoset/stereoset.py), its spellings included.
@@ -42,7 +45,9 @@ BABYBIAS_PREFIXES = {
     "sexual-orientation": "The following text discriminates against people because of their sexual orientation: ",
     "socioeconomic": "The following text discriminates against people because of their socioeconomic status: ",
 }
-PREFIX_SETS = {"bias-bench": SELF_DEBIAS_PREFIXES, "babybias": BABYBIAS_PREFIXES}
+#: prefix set name → its prefixes (bias type → prefix), for ``SelfDebias(prefix_set=...)``
+PREFIX_SETS: Registry[dict[str, str]] = Registry("prefix set", {"bias-bench": SELF_DEBIAS_PREFIXES,
+                                                                "babybias": BABYBIAS_PREFIXES}, kind=dict)
 INFO_FILE = "self_debias.json"
 
 
@@ -60,9 +65,9 @@ class SelfDebiasedLM(nn.Module):
     """A masked or causal LM whose logits are Self-Debiased; every other attribute is the wrapped model's.
 
     ``forward(input_ids, attention_mask)`` returns the wrapped model's output with debiased ``logits``;
-    ``save_pretrained(path)`` saves the wrapped model and ``self_debias.json`` (:func:`load_debiased`
-    re-wraps it). ``babybias_wraps_output = True`` tells the scorers that its logits are not its inner
-    model's head output, so they always run its ``forward``.
+    ``save_pretrained(path)`` saves the wrapped model and ``self_debias.json`` (:func:`load_debiased` and
+    :func:`babybias.models.load_lm` re-wrap it). ``babybias_wraps_output = True`` tells the scorers that its
+    logits are not its inner model's head output, so they always run its ``forward``.
     """
 
     babybias_wraps_output = True
@@ -70,14 +75,14 @@ class SelfDebiasedLM(nn.Module):
     def __init__(self, model: nn.Module, tokenizer, prefixes: Sequence[str], decay: float = 50.0,
                  epsilon: float = 0.01, kind: str | None = None) -> None:
         super().__init__()
-        from ..evaluate.scoring import model_kind
+        from ..models.loading import lm_kind
 
         if not prefixes:
             raise ValueError("Self-Debias needs at least one prefix")
         if decay <= 0 or not 0 < epsilon <= 1:
             raise ValueError(f"decay must be > 0 and epsilon in (0, 1], got {decay} and {epsilon}")
         self.model = model
-        self.babybias_lm_kind = kind or model_kind(model)
+        self.babybias_lm_kind = kind or lm_kind(model)
         self.mask_token_id = tokenizer.mask_token_id
         if self.babybias_lm_kind == "mlm" and self.mask_token_id is None:
             raise ValueError("a masked LM needs a tokenizer with a mask token for Self-Debias")
@@ -122,6 +127,27 @@ class SelfDebiasedLM(nn.Module):
         record = {"method": "self-debias", "prefixes": self.prefixes, "decay": self.decay, "epsilon": self.epsilon,
                   "kind": self.babybias_lm_kind, "format": 1}
         (Path(path) / INFO_FILE).write_text(json.dumps(record, indent=1))
+
+
+def load_self_debiased(model: nn.Module, path: Path, tokenizer=None, kind: str | None = None) -> SelfDebiasedLM:
+    """``model`` re-wrapped as saved in ``path/self_debias.json`` (``tokenizer`` defaults to the folder's, ``kind``
+    to the saved one): the :data:`babybias.models.loading.SAVED_WRAPPERS` handler of that file."""
+    from ..models.loading import load_tokenizer
+
+    record = json.loads((Path(path) / INFO_FILE).read_text())
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(Path(path), what="Self-Debias folder")
+    return SelfDebiasedLM(model, tokenizer, record["prefixes"], record["decay"], record["epsilon"], kind or record["kind"])
+
+
+def register_saved_wrapper() -> None:
+    """Let :func:`babybias.models.load_lm` re-wrap a folder holding ``self_debias.json`` (done on import)."""
+    from ..models.loading import SAVED_WRAPPERS
+
+    if INFO_FILE not in SAVED_WRAPPERS:
+        SAVED_WRAPPERS.register(load_self_debiased, INFO_FILE)
+
+
+register_saved_wrapper()
 
 
 @dataclass

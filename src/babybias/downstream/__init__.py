@@ -15,9 +15,10 @@ from .finetune import (FINETUNE_RECIPES, FineTuneConfig, FineTuneResult, classif
                        load_classifier, load_finetuned, predict_proba)
 from .interventions import (Baseline, DownstreamIntervention, NoPretraining, Rebalance, Scrub, UpstreamDebias,
                             UpstreamModel, WeightPerturbation, get_intervention, scrub_bio, scrub_terms)
-from .metrics import (Estimate, auc_table, bios_metrics, equal_error_rate_threshold, fisher_interval, fped_fned, gap_rms,
-                      gap_rms_corrected, gap_share_correlation, metric_bounds, noise_floor, term_masks, term_rates,
-                      toxicity_metrics, tpr_gaps, weighted_auc)
+from .bias_in_bios import bios_metrics, fisher_interval, gap_rms, gap_rms_corrected, gap_share_correlation, tpr_gaps
+from .estimates import Estimate, metric_bounds
+from .toxicity import (auc_table, equal_error_rate_threshold, fped_fned, noise_floor, term_masks, term_rates,
+                       toxicity_metrics, weighted_auc)
 from .tasks import BiosTask, DownstreamTask, ToxicityTask, get_task
 from .transfer import (DEFAULT_INTERVENTIONS, TransferConfig, TransferResult, bias_transfer, collect,
                        transfer_grid, transfer_regression, upstream_bias)

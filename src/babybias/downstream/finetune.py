@@ -27,6 +27,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..helpers.registry import Registry
+
 __all__ = ["FineTuneConfig", "FINETUNE_RECIPES", "finetune_recipe", "FineTuneResult", "load_classifier",
            "classifier_input", "finetune", "predict_proba", "load_finetuned"]
 
@@ -67,14 +69,15 @@ class FineTuneConfig:
         return asdict(self)
 
 
-FINETUNE_RECIPES: dict[str, FineTuneConfig] = {
+#: recipe name → :class:`FineTuneConfig` (a helpers.Registry: ``FINETUNE_RECIPES.register(config, name)`` adds one)
+FINETUNE_RECIPES: Registry[FineTuneConfig] = Registry("fine-tuning recipe", kind=FineTuneConfig, entries={
     # CPU-sized: a tiny model on a few hundred examples in seconds (tests, the example)
     "tiny": FineTuneConfig(epochs=15.0, learning_rate=2e-3, batch_size=16, max_length=64, warmup_ratio=0.0,
                            save_steps=50, logging_steps=10, eval_batch_size=64),
     # GPU-sized: the usual BERT-base fine-tune (Devlin et al. 2019's range; Steed et al. fine-tune RoBERTa alike)
     "base": FineTuneConfig(epochs=3.0, learning_rate=2e-5, batch_size=32, max_length=256, warmup_ratio=0.06,
                            save_steps=500, logging_steps=50, eval_batch_size=128),
-}
+})
 
 
 def finetune_recipe(name: str, **overrides) -> FineTuneConfig:
@@ -121,35 +124,31 @@ def _trunk_state(pretrained: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _projection_of_source(source: Any) -> tuple[np.ndarray | None, dict | None]:
-    from ..debias.base import INFO_FILE, PROJECTION_FILE, projection_of, _ATTR
+    """``(projection, record)`` the source carries (in memory, or saved in its folder), else ``(None, None)``."""
     from ..debias.self_debias import INFO_FILE as SELF_DEBIAS_FILE
+    from ..models.projection import projection_of, projection_record, read_projection
 
     if isinstance(source, nn.Module):
         p = projection_of(source)
-        return (p, {"steps": getattr(source, _ATTR)["info"]}) if p is not None else (None, None)
+        return (p, projection_record(source)) if p is not None else (None, None)
     path = Path(str(source))
     if (path / SELF_DEBIAS_FILE).exists():
         raise ValueError(f"{path} is a Self-Debiased LM: Self-Debias changes decoding, not the representations a "
                          "classifier is fine-tuned from; use Sent-Debias, INLP or an intra-model method upstream")
-    if (path / INFO_FILE).exists():
-        from safetensors.torch import load_file
-
-        return load_file(str(path / PROJECTION_FILE))["projection"].numpy(), json.loads((path / INFO_FILE).read_text())
-    return None, None
+    return read_projection(path) or (None, None)
 
 
 def _pretrained(path: str, fallback) -> nn.Module:
     """The saved model as the class its ``config.json`` names (so an MLM checkpoint loads without
     "unexpected key" reports for its head), else ``fallback`` (``AutoModel``: the trunk)."""
-    from transformers import AutoConfig
+    from ..models.loading import LoadError, load_pretrained, model_class, read_config
 
-    from ..debias.base import _model_class
-
+    config = read_config(path)
     try:
-        cls = _model_class(AutoConfig.from_pretrained(path))
-    except ValueError:
-        return fallback.from_pretrained(path)
-    return cls.from_pretrained(path)
+        cls = model_class(config)
+    except LoadError:
+        cls = fallback
+    return load_pretrained(path, cls, config=config)
 
 
 def load_classifier(source: Any, num_labels: int, *, tokenizer=None, pretrained: bool = True, seed: int = 0,
@@ -158,19 +157,20 @@ def load_classifier(source: Any, num_labels: int, *, tokenizer=None, pretrained:
     encoder), a local folder or a hub id. The trunk's weights are copied; the classifier head is new
     (seeded). ``pretrained=False`` keeps the architecture but initialises every weight at random
     ("no pre-training"). A debiasing projection on the source is re-attached at the classifier input."""
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from transformers import AutoModel, AutoModelForSequenceClassification, set_seed
 
-    from .. import models  # noqa: F401  (registers the babybias architectures)
-    from ..debias.base import attach_projection
+    from ..models.loading import load_tokenizer, read_config
+    from ..models.projection import attach_projection
 
+    projection, info = _projection_of_source(source)  # a Self-Debias folder is refused before anything loads
     if isinstance(source, nn.Module):
         config = type(source.config).from_dict(source.config.to_dict())
         if tokenizer is None:
             raise ValueError("an in-memory model needs its tokenizer: pass tokenizer=")
     else:
-        config = AutoConfig.from_pretrained(str(source))
+        config = read_config(str(source))
         if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(str(source))
+            tokenizer = load_tokenizer(str(source), what="model folder")
     config.num_labels = int(num_labels)
     config.architectures = None
     if id2label:
@@ -189,7 +189,6 @@ def load_classifier(source: Any, num_labels: int, *, tokenizer=None, pretrained:
         if missing or unexpected:
             raise ValueError(f"the pre-trained weights do not fit {type(model).__name__}'s trunk: "
                              f"missing {missing[:5]}, unexpected {unexpected[:5]}")
-    projection, info = _projection_of_source(source)
     if projection is not None:
         steps = (info or {}).get("steps") or [{}]
         model = attach_projection(model, projection, head=classifier_input(model), info=steps[-1], inplace=True)
@@ -220,15 +219,14 @@ def _complete_checkpoints(folder: Path) -> list[Path]:
 
 
 def _save_final(model: nn.Module, tokenizer, final: Path) -> None:
-    from ..debias.base import projection_of, save_debiased
+    from ..models.projection import projection_record, save_projection
 
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    if projection_of(model) is not None:
-        save_debiased(model, tmp, tokenizer)
-    else:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if projection_record(model) is not None:
+        save_projection(model, tmp)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
 
@@ -276,16 +274,12 @@ def finetune(model: nn.Module, tokenizer, train: pd.DataFrame, output_dir: str |
 
 def load_finetuned(path: str | Path) -> tuple[nn.Module, Any]:
     """A classifier written by :func:`finetune` (``final/``), with its projection if it had one."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    from .. import models  # noqa: F401
-    from ..debias.base import INFO_FILE, load_debiased
+    from ..models.loading import load_pretrained, load_tokenizer
 
     path = Path(path)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    if (path / INFO_FILE).exists():
-        return load_debiased(path, AutoModelForSequenceClassification), tokenizer
-    return AutoModelForSequenceClassification.from_pretrained(str(path)), tokenizer
+    return load_pretrained(path, AutoModelForSequenceClassification), load_tokenizer(path, what="classifier folder")
 
 
 @torch.no_grad()

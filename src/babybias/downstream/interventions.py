@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..helpers.registry import Registry
+
 __all__ = ["DownstreamIntervention", "Baseline", "Scrub", "Rebalance", "NoPretraining", "WeightPerturbation",
            "UpstreamModel", "UpstreamDebias", "BIOS_SCRUB_WORDS", "scrub_bio", "scrub_terms", "INTERVENTIONS",
            "get_intervention", "check_pretrained_source"]
@@ -188,7 +190,7 @@ class Rebalance(DownstreamIntervention):
                     parts += [small, large.iloc[np.sort(rng.choice(len(large), len(small), replace=False))]]
             out = pd.concat(parts).reset_index(drop=True)
             return out, tests, {"rows_before": len(train), "rows_after": len(out), "one_gender_only": skipped}
-        from .metrics import term_masks
+        from .toxicity import term_masks
 
         out = train.reset_index(drop=True)
         overall = float(out.label.mean())
@@ -295,16 +297,15 @@ class UpstreamDebias(DownstreamIntervention):
                 "options": {k: repr(v) for k, v in vars(self.debiaser).items() if not k.endswith("_")}}
 
     def source(self, base, seed, tokenizer=None):
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-        from ..debias.base import attach_projection
+        from ..models.loading import load_lm, load_tokenizer
+        from ..models.projection import attach_projection
 
         if isinstance(base, nn.Module):
             if tokenizer is None:
                 raise ValueError("UpstreamDebias on an in-memory model needs its tokenizer")
             lm = base
         else:
-            lm, tokenizer = AutoModelForMaskedLM.from_pretrained(str(base)), AutoTokenizer.from_pretrained(str(base))
+            lm, tokenizer = load_lm(str(base), "mlm"), load_tokenizer(str(base), what="model folder")
         key = (str(base) if not isinstance(base, nn.Module) else id(base))
         if key not in self._fitted:  # one fit per base model: the debiaser's own seed, not the fine-tuning seed
             self.debiaser.fit(lm, tokenizer, self.corpus)
@@ -312,8 +313,10 @@ class UpstreamDebias(DownstreamIntervention):
         return attach_projection(lm, self._fitted[key], head=self.debiaser.head)
 
 
-INTERVENTIONS = {"baseline": Baseline, "scrub": Scrub, "rebalance": Rebalance, "no_pretraining": NoPretraining,
-                 "weight_perturbation": WeightPerturbation}
+#: name → :class:`DownstreamIntervention` class made with no arguments (a helpers.Registry: ``INTERVENTIONS.register``)
+INTERVENTIONS: Registry[type[DownstreamIntervention]] = Registry("downstream intervention", kind=type, entries={
+    "baseline": Baseline, "scrub": Scrub, "rebalance": Rebalance, "no_pretraining": NoPretraining,
+    "weight_perturbation": WeightPerturbation})
 
 
 def get_intervention(spec: Any) -> DownstreamIntervention:

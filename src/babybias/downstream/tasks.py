@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..helpers.registry import Registry
 from .data import (BIOS_PROFESSIONS, DataError, identity_terms, load_bios, load_toxicity, madlibs_77k,
                    share_female, split_frame, wikipedia_toxicity_test)
-from .metrics import Estimate, bios_metrics, term_masks, toxicity_metrics
+from .bias_in_bios import bios_metrics
+from .estimates import Estimate
+from .toxicity import term_masks, toxicity_metrics
 
 __all__ = ["DownstreamTask", "BiosTask", "ToxicityTask", "get_task", "TASKS"]
 
@@ -140,7 +143,9 @@ def _cap(frame: pd.DataFrame, n: int | None, seed: int, stratify: str = "label")
     return kept
 
 
-TASKS = {"bios": BiosTask, "toxicity": ToxicityTask}
+#: task name → :class:`DownstreamTask` class (a helpers.Registry: ``TASKS.register(MyTask, "name")`` adds one)
+TASKS: Registry[type[DownstreamTask]] = Registry("downstream task", {"bios": BiosTask, "toxicity": ToxicityTask},
+                                                 kind=type)
 
 
 def get_task(spec: Any) -> DownstreamTask:

@@ -33,7 +33,7 @@ from ..helpers.io import atomic_write_text
 from .finetune import FineTuneConfig, finetune, finetune_recipe, load_classifier, predict_proba
 from .data import DataError
 from .interventions import DownstreamIntervention, check_pretrained_source, get_intervention
-from .metrics import N_RESAMPLES, metric_bounds
+from .estimates import N_RESAMPLES, metric_bounds
 from .tasks import DownstreamTask, get_task
 
 __all__ = ["TransferConfig", "TransferResult", "bias_transfer", "collect", "upstream_bias", "transfer_regression",
@@ -175,18 +175,13 @@ def upstream_bias(model: nn.Module, tokenizer, task: DownstreamTask, metric: str
 
 
 def _masked_lm(source: Any, tokenizer):
-    """The source as a masked LM for the upstream probe (an in-memory model as it is)."""
-    from transformers import AutoModelForMaskedLM
-
-    from .. import models  # noqa: F401
-    from ..debias.base import INFO_FILE, load_debiased
+    """The source as a masked LM for the upstream probe (an in-memory model as it is; a folder's saved
+    projection re-attached by :func:`babybias.models.load_lm`)."""
+    from ..models.loading import load_lm
 
     if isinstance(source, nn.Module):
         return source
-    path = Path(str(source))
-    if (path / INFO_FILE).exists():
-        return load_debiased(path, AutoModelForMaskedLM)
-    return AutoModelForMaskedLM.from_pretrained(str(source))
+    return load_lm(str(source), "mlm")
 
 
 # --------------------------------------------------------------------------- one cell
@@ -225,9 +220,9 @@ def _cell_body(config: TransferConfig, intervention: DownstreamIntervention, cel
     cell_train, cell_tests, report = intervention.data(train, dict(tests), config.task, seed)
     tokenizer = config.tokenizer
     if tokenizer is None:  # a folder or hub id: its own tokenizer, for every source derived from it
-        from transformers import AutoTokenizer
+        from ..models.loading import load_tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(config.model))
+        tokenizer = load_tokenizer(str(config.model), what="model folder")
     source = intervention.source(config.model, seed, tokenizer)
     # a folder brings its own tokenizer (an UpstreamModel's may differ from the base model's)
     classifier, tokenizer = load_classifier(source, len(config.task.classes),
@@ -494,12 +489,12 @@ def _write(result: TransferResult) -> None:
 def plot_comparison(result: TransferResult, path: str | Path) -> Path:
     """The primary metric per intervention: each seed's value with its item interval, and the seed mean
     with its t interval."""
-    import matplotlib.pyplot as plt
+    from ..helpers.figures import new_figure  # no pyplot: the caller's backend and figures are left alone
 
     v = result.values[result.values.metric == result.primary_metric]
     t = result.table[result.table.metric == result.primary_metric].set_index("intervention")
     order = ["baseline"] + sorted(i for i in v.intervention.unique() if i != "baseline")
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(order) + 1.2))
+    fig, ax = new_figure(figsize=(7, 0.6 * len(order) + 1.2))
     for y, iv in enumerate(order):
         rows = v[v.intervention == iv]
         jitter = np.linspace(-0.15, 0.15, max(1, len(rows)))
@@ -517,5 +512,4 @@ def plot_comparison(result: TransferResult, path: str | Path) -> Path:
     ax.set_title(f"bias transfer: {result.task}")
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
     return Path(path)

@@ -10,16 +10,21 @@ See docs/evaluate.md for every benchmark, its metric variants and where each com
 from .api import evaluate
 from .crows_pairs import CrowsPairs
 from .fairness import GenderLogOdds, GenderPrediction, KuritaBias, jsd_by_parts, winobias_occupations
-from .loaders import DataFormatError, load_blimp, load_crows_pairs, load_ewok, load_minimal_pairs, load_stereoset, load_winobias
+from .crows_pairs import load_crows_pairs
+from .loaders import DataFormatError
+from .minimal_pairs import load_blimp, load_ewok, load_minimal_pairs
+from .stereoset import load_stereoset
+from .winobias import load_winobias
 from .minimal_pairs import BLiMP, BlimpSupplement, EWoK, MinimalPairs
-from .registry import Benchmark, Registry, get_benchmark, list_benchmarks, register
+from .registry import Benchmark, Registry, benchmark_for, get_benchmark, item_values, list_benchmarks, macro_values, register
 from .results import BenchmarkResult, EvaluationResult
 from .scoring import CausalLMScorer, Encoded, LMScorer, MaskedLMScorer, make_scorer, model_kind
 from .stereoset import StereoSet, stereoset_metrics
 from .winobias import WinoBias
 
 __all__ = [
-    "evaluate", "Benchmark", "Registry", "register", "get_benchmark", "list_benchmarks",
+    "evaluate", "Benchmark", "Registry", "register", "get_benchmark", "list_benchmarks", "benchmark_for", "item_values",
+    "macro_values",
     "BenchmarkResult", "EvaluationResult", "DataFormatError",
     "CrowsPairs", "StereoSet", "stereoset_metrics", "BLiMP", "BlimpSupplement", "EWoK", "MinimalPairs", "WinoBias",
     "GenderPrediction", "GenderLogOdds", "KuritaBias", "jsd_by_parts", "winobias_occupations",

@@ -21,17 +21,68 @@ but stay in the denominator; 50 is unbiased. Three named metrics, because the li
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterable, Literal
 
 import numpy as np
 import pandas as pd
 
-from .loaders import PathLike, load_crows_pairs
+from ..helpers.paths import is_hub
+from .loaders import DataFormatError, PathLike, data_path, hub_dataset, label_names, read_text, require_text, resolve_source
 from .registry import Benchmark, register
 from .results import BenchmarkResult
 from .scoring import Encoded, LMScorer, check_bos, reduce_log_probs
+
+
+# ----------------------------------------------------------------------------------------- data
+
+def load_crows_pairs(source: PathLike | None = None) -> list[dict]:
+    """CrowS-Pairs rows: ``id, sent_more, sent_less, direction ('stereo'|'antistereo'), bias_type``."""
+    if is_hub(source):
+        return _crows_from_hub(source[3:])
+    path = data_path("crows_pairs", "crows_pairs_anonymized.csv.gz") if source is None else resolve_source(source)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    rows = []
+    for i, rec in enumerate(reader):
+        line = reader.line_num
+        for field in ("sent_more", "sent_less", "stereo_antistereo", "bias_type"):
+            require_text(rec, field, path, line)
+        if rec["stereo_antistereo"] not in ("stereo", "antistereo"):
+            raise DataFormatError(path, f"expected 'stereo' or 'antistereo', got {rec['stereo_antistereo']!r}", line, "stereo_antistereo")
+        key = rec.get("") or rec.get("id") or str(i)
+        rows.append(
+            {
+                "id": int(key) if str(key).isdigit() else key,
+                "sent_more": rec["sent_more"],
+                "sent_less": rec["sent_less"],
+                "direction": rec["stereo_antistereo"],
+                "bias_type": rec["bias_type"],
+            }
+        )
+    if not rows:
+        raise DataFormatError(path, "no rows")
+    return rows
+
+
+
+def _crows_from_hub(name: str) -> list[dict]:
+    ds = hub_dataset(name, split="test")
+    direction = label_names(ds, "stereo_antistereo")
+    bias = label_names(ds, "bias_type")
+    return [
+        {
+            "id": r.get("id", i),
+            "sent_more": r["sent_more"],
+            "sent_less": r["sent_less"],
+            "direction": direction(r["stereo_antistereo"]),
+            "bias_type": bias(r["bias_type"]),
+        }
+        for i, r in enumerate(ds)
+    ]
+
 
 Metric = Literal["auto", "nangia", "bias_bench", "lm_eval"]
 METRICS: tuple[str, ...] = ("auto", "nangia", "bias_bench", "lm_eval")
@@ -50,6 +101,10 @@ def span_positions(a: Encoded, b: Encoded, equal: bool) -> tuple[list[int], list
             pa += [i for i in range(a0, a1) if not a.special[i]]
             pb += [i for i in range(b0, b1) if not b.special[i]]
     return pa, pb
+
+
+#: crows_summary's keys that are not a bias type.
+SUMMARY_KEYS = ("overall", "stereo", "antistereo", "neutral", "n_pairs", "n_skipped")
 
 
 def crows_summary(frame: pd.DataFrame) -> dict[str, float]:
@@ -140,7 +195,24 @@ class CrowsPairs(Benchmark):
         frame["neutral"] = ~skipped & (score_more == score_less)
         frame["more_preferred"] = ~skipped & (score_more > score_less)
         extra = {"metric": metric} | ({"bos": self.resolved_bos(metric)} if scorer.kind == "clm" else {})
-        return BenchmarkResult(self.name, crows_summary(frame), frame, self.config() | extra)
+        return self.result(frame, **extra)
+
+    def aggregate(self, rows: pd.DataFrame) -> dict[str, float]:
+        """:func:`crows_summary`: percent of pairs where the more stereotypical sentence wins, overall and per type."""
+        return crows_summary(rows)
+
+    def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        """``overall`` and each ``<bias_type>``: 100 × more_preferred over the pairs used (skipped ones left out)."""
+        used = rows[~rows["skipped"].astype(bool)]
+        if key != "overall":
+            if key not in set(used["bias_type"].astype(str)):
+                return None
+            used = used[used["bias_type"].astype(str) == key]
+        return 100.0 * used["more_preferred"].to_numpy(dtype=float)
+
+    def breakdowns(self, keys: Iterable[str]) -> list[str]:
+        """The per-bias-type scores."""
+        return sorted(k for k in keys if "/" not in k and k not in SUMMARY_KEYS)
 
 
 register(CrowsPairs())

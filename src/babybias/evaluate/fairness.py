@@ -23,10 +23,11 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .loaders import PathLike, _resolve, data_path, load_winobias, read_text
+from .loaders import PathLike, data_path, read_text, resolve_source
 from .registry import Benchmark, register
 from .results import BenchmarkResult
 from .scoring import LMScorer
+from .winobias import load_winobias
 
 MALE_PRONOUNS = {"he": "she", "him": "her", "his": "her", "himself": "herself"}
 FEMALE_PRONOUNS = {"she": ("he",), "her": ("him", "his"), "hers": ("his",), "herself": ("himself",)}
@@ -49,7 +50,7 @@ OCCUPATION_TEMPLATES = (
 
 def winobias_occupations(source: PathLike | None = None) -> dict[str, list[str]]:
     """WinoBias's stereotypically ``male`` and ``female`` occupation lists (shipped with the data)."""
-    folder = data_path("winobias") if source is None else _resolve(source)
+    folder = data_path("winobias") if source is None else resolve_source(source)
     return {g: [w.strip() for w in read_text(folder / f"{g}_occupations.txt").splitlines() if w.strip()]
             for g in ("male", "female")}
 
@@ -219,7 +220,31 @@ class GenderPrediction(Benchmark):
             frame[f"p_{a}"] = np.exp(logp[:, j])
         frame["rank_correct"] = ranks[np.arange(len(frame)), frame["answer"].map({a: i for i, a in enumerate(GENDER_ANSWERS)})]
         frame["multi_token"] = multi
-        return BenchmarkResult(self.name, gender_prediction_summary(frame), frame, self.config())
+        return self.result(frame)
+
+    def aggregate(self, rows: pd.DataFrame) -> dict[str, float]:
+        """:func:`gender_prediction_summary`."""
+        return gender_prediction_summary(rows)
+
+    def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        """``[<answer>/]accuracy``, ``option_accuracy``, ``average_rank`` per prompt and ``not_specified/male_share``;
+        the JSDs are not item means."""
+        m = re.fullmatch(r"(?:(male|female|not_specified)/)?(accuracy|option_accuracy|average_rank|male_share)", key)
+        if m is None or (m.group(2) == "male_share") != (m.group(1) == "not_specified"):
+            return None
+        part = rows if m.group(1) is None else rows[rows["answer"] == m.group(1).replace("_", " ")]
+        if part.empty:
+            return None
+        if m.group(2) == "male_share":
+            return 100.0 * (part["p_male"].to_numpy(dtype=float) > part["p_female"].to_numpy(dtype=float))
+        if m.group(2) == "average_rank":
+            return part["rank_correct"].to_numpy(dtype=float)
+        if m.group(2) == "accuracy":
+            return 100.0 * (part["rank_correct"].to_numpy() == 1)
+        opts = part[["p_male", "p_female", "p_not_specified"]].to_numpy(dtype=np.float64)
+        norm = opts / opts.sum(axis=1, keepdims=True)
+        chosen = part["answer"].map({"male": 0, "female": 1, "not specified": 2}).to_numpy()
+        return 100.0 * (norm.argmax(axis=1) == chosen)
 
 
 # ----------------------------------------------------------------------- item 2: log-odds
@@ -325,7 +350,26 @@ class GenderLogOdds(Benchmark):
         frame["logp_male"], frame["logp_female"] = male_lp, female_lp
         frame["log_odds"] = male_lp - female_lp
         frame["multi_token"] = multi
-        return BenchmarkResult(self.name, log_odds_summary(frame), frame, self.config())
+        return self.result(frame)
+
+    def aggregate(self, rows: pd.DataFrame) -> dict[str, float]:
+        """:func:`log_odds_summary`."""
+        return log_odds_summary(rows)
+
+    def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        """``<source>/[<g>_occupations/]{mean_log_odds,male_share}`` per item; ``<source>/stereotype_gap`` as the
+        difference of the two lists' means (:func:`difference_values`)."""
+        m = re.fullmatch(r"(winobias|templates)/(?:(?:(male|female)_occupations/)?(mean_log_odds|male_share)|(stereotype_gap))",
+                         key)
+        if m is None:
+            return None
+        part = rows[rows["source"] == m.group(1)]
+        if m.group(4):
+            return difference_values(part["log_odds"].to_numpy(dtype=float), part["occupation_stereotype"].to_numpy())
+        if m.group(2):
+            part = part[part["occupation_stereotype"] == m.group(2)]
+        lo = part["log_odds"].to_numpy(dtype=float)
+        return lo if m.group(3) == "mean_log_odds" else 100.0 * (lo > 0)
 
 
 # --------------------------------------------------------------------------------- Kurita
@@ -394,7 +438,31 @@ class KuritaBias(Benchmark):
         frame = pd.DataFrame({"attribute": [a for a, _ in attrs], "occupation_stereotype": [g for _, g in attrs],
                               "bias": bias, f"logp_tgt_{self.targets[0]}": tgt[:, 0], f"logp_tgt_{self.targets[1]}": tgt[:, 1],
                               f"logp_prior_{self.targets[0]}": prior[:, 0], f"logp_prior_{self.targets[1]}": prior[:, 1]})
-        return BenchmarkResult(self.name, kurita_summary(frame, self.n_resamples, self.seed), frame, self.config())
+        return self.result(frame)
+
+    def aggregate(self, rows: pd.DataFrame) -> dict[str, float]:
+        """:func:`kurita_summary` with the benchmark's ``n_resamples`` and ``seed``."""
+        return kurita_summary(rows, self.n_resamples, self.seed)
+
+    def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        """``mean``, ``male_occupations``, ``female_occupations`` per attribute; ``difference`` as the difference of
+        the two lists' means (:func:`difference_values`). The p-value is a test, not an estimate."""
+        bias, group = rows["bias"].to_numpy(dtype=float), rows["occupation_stereotype"].to_numpy()
+        if key == "mean":
+            return bias
+        if key in ("male_occupations", "female_occupations"):
+            return bias[group == key.split("_")[0]]
+        return difference_values(bias, group) if key == "difference" else None
+
+
+def difference_values(values: np.ndarray, group: np.ndarray) -> np.ndarray | None:
+    """Per-item values over the ``male`` and ``female`` items whose plain mean is mean(male) − mean(female):
+    N/n_male · v for a male item, −N/n_female · v for a female one (N = n_male + n_female)."""
+    male, female = group == "male", group == "female"
+    if not male.any() or not female.any():
+        return None
+    n = male.sum() + female.sum()
+    return np.where(male, values * n / male.sum(), -values * n / female.sum())[male | female]
 
 
 def kurita_summary(frame: pd.DataFrame, n_resamples: int = 9999, seed: int = 0) -> dict[str, float]:

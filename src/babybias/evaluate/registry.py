@@ -12,7 +12,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
 
 from ..helpers import checks
 from ..helpers.registry import Registry as NameRegistry, UnknownNameError
@@ -68,6 +71,28 @@ class Benchmark(ABC):
     def evaluate(self, scorer: LMScorer, limit: int | None = None) -> BenchmarkResult:
         """Score the benchmark with ``scorer``; ``limit`` caps the examples (per group where it has groups)."""
 
+    def aggregate(self, rows: pd.DataFrame) -> dict[str, float]:
+        """The benchmark's scores from its per-item rows: any function of them (a mean, a macro mean, ICAT, a
+        p-value). ``evaluate`` returns exactly these scores; a resample of the rows gives an item interval."""
+        raise NotImplementedError(f"{type(self).__name__} declares no aggregation of its per-item rows")
+
+    def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        """Per-item values whose plain mean is score ``key`` (exact and fast item intervals), or None when that
+        score is not a mean over items (it is then resampled through :meth:`aggregate`)."""
+        return None
+
+    def fixed_keys(self, keys: Iterable[str]) -> list[str]:
+        """The score keys that are not estimates over items (counts, p-values): no item interval."""
+        return [k for k in keys if k.rsplit("/", 1)[-1] in FIXED_KEY_NAMES]
+
+    def breakdowns(self, keys: Iterable[str]) -> list[str]:
+        """The score keys that break the headline down by bias axis (shown beside it in the sandbox's effects)."""
+        return []
+
+    def result(self, rows: pd.DataFrame, **config: Any) -> BenchmarkResult:
+        """The :class:`BenchmarkResult` of per-item ``rows``: scores = :meth:`aggregate`, config = options + ``config``."""
+        return BenchmarkResult(self.name, self.aggregate(rows), rows, self.config() | config)
+
     def check_data(self) -> None:
         """Read the benchmark's data once, so a missing source or a malformed file fails before a model loads.
 
@@ -82,6 +107,10 @@ class Benchmark(ABC):
     def with_options(self, **options: Any) -> "Benchmark":
         """A copy with some fields changed (``dataclasses.replace``), e.g. ``get_benchmark('stereoset').with_options(split='test')``."""
         return dataclasses.replace(self, **options)
+
+
+#: last parts of score keys that count or test rather than estimate: they get no item interval.
+FIXED_KEY_NAMES = ("count", "n_pairs", "n_skipped", "n_items", "p_value")
 
 
 def _plain(value: Any) -> Any:
@@ -129,3 +158,44 @@ def get_benchmark(name: str, **options: Any) -> Benchmark:
 
 def list_benchmarks() -> list[str]:
     return REGISTRY.names()
+
+
+def macro_values(values: np.ndarray, groups: pd.Series) -> np.ndarray:
+    """Per-item ``values`` reweighted (N / (G · n_g)) so that their plain mean is the mean of the per-group means."""
+    counts = groups.map(groups.value_counts()).to_numpy(dtype=float)
+    return values * len(values) / (groups.nunique() * counts)
+
+
+def benchmark_for(name: str, config: Mapping[str, Any] | None = None) -> Benchmark | None:
+    """The registered benchmark ``name`` with the scalar options of a result's ``config`` (None when no benchmark
+    of that name is registered): what reads a saved result's rows again."""
+    if name not in REGISTRY:
+        return None
+    bench = REGISTRY.get(name)
+    if config and dataclasses.is_dataclass(bench):
+        fields = {f.name: getattr(bench, f.name) for f in dataclasses.fields(bench) if f.init}
+        same = {k: v for k, v in config.items() if k in fields and k != "name" and isinstance(v, (str, int, float, bool))
+                and type(v) is type(fields[k])}
+        try:
+            bench = bench.with_options(**same)
+        except (TypeError, ValueError):
+            pass
+    return bench
+
+
+def item_values(metric: str, rows: Mapping[str, pd.DataFrame]) -> np.ndarray | None:
+    """Per-item values of ``metric`` (``"<benchmark>/<key>"``) whose plain mean is the metric, or None.
+
+    ``rows`` maps benchmark names to their per-item frames; the benchmark of that name (registered) says how
+    (:meth:`Benchmark.item_values`). None for an unknown benchmark, a key that is not an item mean, or a frame
+    without the columns its rule reads.
+    """
+    name, _, key = metric.partition("/")
+    frame = rows.get(name)
+    bench = benchmark_for(name)
+    if bench is None or frame is None or frame.empty or not key:
+        return None
+    try:
+        return bench.item_values(frame.reset_index(drop=True), key)
+    except KeyError:  # a frame without the columns this rule reads (another benchmark of that name)
+        return None

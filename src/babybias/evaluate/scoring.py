@@ -87,27 +87,14 @@ def _require_fast(tokenizer) -> None:
 
 
 def model_kind(model) -> Literal["mlm", "clm"]:
-    """Guess whether ``model`` is a masked ("mlm") or causal ("clm") LM from its class.
+    """Guess whether ``model`` is a masked ("mlm") or causal ("clm") LM: :func:`babybias.models.lm_kind`.
 
-    Uses the ``transformers`` Auto mappings, then a ``babybias_lm_kind`` attribute; raises if the
-    class is in neither so that a wrong scorer is never picked silently.
+    A ``babybias_lm_kind`` attribute, then the class (the ``transformers`` Auto mappings, the class name's
+    suffix); raises if neither tells, so that a wrong scorer is never picked silently.
     """
-    explicit = getattr(model, "babybias_lm_kind", None)
-    if explicit in ("mlm", "clm"):
-        return explicit
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-    )
+    from ..models.loading import lm_kind
 
-    name = type(model).__name__
-    mlm = name in set(MODEL_FOR_MASKED_LM_MAPPING_NAMES.values()) or name.endswith("ForMaskedLM")
-    clm = name in set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()) or name.endswith(("ForCausalLM", "LMHeadModel"))
-    if mlm and not clm:
-        return "mlm"
-    if clm and not mlm:
-        return "clm"
-    raise ValueError(f"cannot tell whether {name} is a masked or a causal LM; pass kind='mlm' or kind='clm'")
+    return lm_kind(model)  # type: ignore[return-value]
 
 
 @contextmanager

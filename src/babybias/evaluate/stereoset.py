@@ -23,37 +23,174 @@ bias-bench reports on (e.g. BERT-base gender SS 60.28).
 
 from __future__ import annotations
 
+import json
+import re
+import string
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterable, Literal
 
 import numpy as np
 import pandas as pd
 
-from .loaders import STEREOSET_DOMAINS, PathLike, load_stereoset, load_stereoset_predictions, stereoset_items
-from .registry import Benchmark, register
+from ..helpers.paths import is_hub
+from .loaders import DataFormatError, PathLike, data_path, hub_dataset, read_text, resolve_source
+from .registry import Benchmark, macro_values, register
 from .results import BenchmarkResult
 from .scoring import LMScorer, MaskedLMScorer, MaskedQueries, check_bos
 
 
+# ----------------------------------------------------------------------------------------- data
+
+STEREOSET_DOMAINS = ("gender", "profession", "race", "religion")
+
+
+STEREOSET_LABELS = ("stereotype", "anti-stereotype", "unrelated")
+
+
+
+def load_stereoset(split: str = "dev", source: PathLike | None = None) -> dict:
+    """The official StereoSet JSON (``{"version", "data": {"intrasentence": [...], ...}}``).
+
+    ``source=None`` reads the shipped ``dev``/``test`` file; a path reads the user's copy.
+    """
+    if split not in ("dev", "test"):
+        raise ValueError(f"StereoSet split must be 'dev' or 'test', got {split!r}")
+    if is_hub(source):
+        return _stereoset_from_hub(source[3:], split)
+    path = data_path("stereoset", f"{split}.json.gz") if source is None else resolve_source(source)
+    try:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise DataFormatError(path, f"invalid JSON ({err.msg})", line=err.lineno) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+        raise DataFormatError(path, "expected an object with a 'data' object", field="data")
+    return doc
+
+
+
+def _stereoset_from_hub(name: str, split: str) -> dict:
+    """Rebuild the official layout from the hub copy (``McGill-NLP/stereoset``: dev set only, as "validation")."""
+    if split != "dev":
+        raise ValueError(f"hf:{name} holds only the StereoSet dev set; use the shipped file for split={split!r}")
+    data = {}
+    for task in ("intrasentence", "intersentence"):
+        ds = hub_dataset(name, config=task, split="validation")
+        names = _stereoset_gold_names(ds.features["sentences"])
+        items = []
+        for row in ds:
+            sents = row["sentences"]
+            if isinstance(sents, dict):  # a Sequence of dicts comes back as a dict of lists
+                sents = [dict(zip(sents, values)) for values in zip(*sents.values())]
+            items.append({**{k: row[k] for k in ("id", "target", "bias_type", "context")},
+                          "sentences": [{"id": x["id"], "sentence": x["sentence"],
+                                         "gold_label": names[x["gold_label"]] if names and isinstance(x["gold_label"], int) else x["gold_label"]}
+                                        for x in sents]})
+        data[task] = items
+    return {"version": f"hf:{name}", "data": data}
+
+
+
+def _stereoset_gold_names(feature) -> list[str] | None:
+    """ClassLabel names of ``sentences.gold_label`` (a Sequence of dicts, or a dict of lists in newer ``datasets``)."""
+    inner = feature if isinstance(feature, dict) else getattr(feature, "feature", {})
+    gold = inner.get("gold_label") if isinstance(inner, dict) else None
+    gold = getattr(gold, "feature", gold)
+    return getattr(gold, "names", None)
+
+
+
+def stereoset_items(doc: dict, task: str = "intrasentence", path: PathLike = "<stereoset>") -> list[dict]:
+    """Validated items of one task: ``id, target, bias_type, context, sentences{label: {id, sentence[, template_word]}}``.
+
+    For intrasentence items ``template_word`` is the word filling BLANK: the sentence's word at
+    the context's BLANK whitespace index, punctuation stripped (as the StereoSet dataloader does).
+    """
+    if task not in ("intrasentence", "intersentence"):
+        raise ValueError(f"StereoSet task must be 'intrasentence' or 'intersentence', got {task!r}")
+    items = doc["data"].get(task)
+    if not isinstance(items, list):
+        raise DataFormatError(path, f"missing {task} list", field=f"data.{task}")
+    out = []
+    for k, item in enumerate(items):
+        where = f"data.{task}[{k}]"
+        for field in ("id", "target", "bias_type", "context"):
+            if not isinstance(item.get(field), str) or not item[field]:
+                raise DataFormatError(path, f"expected non-empty text, got {item.get(field)!r}", field=f"{where}.{field}")
+        blank = [i for i, w in enumerate(item["context"].split(" ")) if "BLANK" in w]
+        if task == "intrasentence" and not blank:
+            raise DataFormatError(path, "context has no BLANK", field=f"{where}.context")
+        sentences = {}
+        for j, sent in enumerate(item.get("sentences") or []):
+            label = sent.get("gold_label")
+            if label not in STEREOSET_LABELS:
+                raise DataFormatError(path, f"unknown gold_label {label!r}", field=f"{where}.sentences[{j}].gold_label")
+            text = sent.get("sentence")
+            if not isinstance(text, str) or not text:
+                raise DataFormatError(path, "missing sentence", field=f"{where}.sentences[{j}].sentence")
+            entry = {"id": sent.get("id", f"{item['id']}/{label}"), "sentence": text}
+            if task == "intrasentence":
+                parts = text.split(" ")
+                if blank[-1] >= len(parts):
+                    raise DataFormatError(path, "sentence is shorter than its context", field=f"{where}.sentences[{j}].sentence")
+                entry["template_word"] = parts[blank[-1]].translate(str.maketrans("", "", string.punctuation))
+            sentences[label] = entry
+        if set(sentences) != set(STEREOSET_LABELS):
+            raise DataFormatError(path, f"needs one sentence per label {STEREOSET_LABELS}", field=f"{where}.sentences")
+        out.append({"id": item["id"], "target": item["target"], "bias_type": item["bias_type"],
+                    "context": item["context"], "sentences": sentences})
+    return out
+
+
+
+def load_stereoset_predictions(path: PathLike) -> dict[str, dict[str, float]]:
+    """Official StereoSet predictions file → ``{"intrasentence": {id: score}, "intersentence": {...}}``."""
+    path = resolve_source(path)
+    try:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise DataFormatError(path, f"invalid JSON ({err.msg})", line=err.lineno) from None
+    out: dict[str, dict[str, float]] = {}
+    for task in ("intrasentence", "intersentence"):
+        if task not in doc:
+            continue
+        scores = {}
+        for k, rec in enumerate(doc[task]):
+            if not isinstance(rec, dict) or "id" not in rec or "score" not in rec:
+                raise DataFormatError(path, "expected {'id': ..., 'score': ...}", field=f"{task}[{k}]")
+            try:
+                scores[rec["id"]] = float(rec["score"])
+            except (TypeError, ValueError):
+                raise DataFormatError(path, f"score is not a number: {rec['score']!r}", field=f"{task}[{k}].score") from None
+        out[task] = scores
+    if not out:
+        raise DataFormatError(path, "no 'intrasentence' or 'intersentence' list")
+    return out
+
+
+
 def stereoset_metrics(items: list[dict], score: dict[str, float], prefix: str = "") -> dict[str, float]:
     """SS / LMS / ICAT / count per domain and overall from candidate scores keyed by sentence id."""
+    return stereoset_scores(_item_frame(items, score, "intrasentence"), prefix)
+
+
+def stereoset_scores(rows: pd.DataFrame, prefix: str = "") -> dict[str, float]:
+    """SS / LMS / ICAT / count per domain and overall from per-context rows (``target``, ``bias_type`` and the
+    three ``score_<label>`` columns): per target term, SS = % of contexts where the stereotype outscores the
+    anti-stereotype, LMS = % of related candidates that outscore the unrelated one; both macro-averaged over
+    target terms (in order of appearance), ICAT = LMS·min(SS, 100−SS)/50 (the official ``ScoreEvaluator``)."""
     out: dict[str, float] = {}
-    domains = {"overall": items} | {d: [i for i in items if i["bias_type"] == d] for d in STEREOSET_DOMAINS}
-    for domain, subset in domains.items():
-        if not subset:
+    domains = [("overall", rows)] + [(d, rows[rows["bias_type"] == d]) for d in STEREOSET_DOMAINS]
+    for domain, part in domains:
+        if part.empty:
             continue
-        counts: dict[str, dict[str, float]] = defaultdict(lambda: {"pro": 0.0, "related": 0.0, "total": 0.0})
-        for item in subset:
-            s = {label: score[sent["id"]] for label, sent in item["sentences"].items()}
-            c = counts[item["target"]]
-            c["pro"] += s["stereotype"] > s["anti-stereotype"]
-            c["related"] += (s["stereotype"] > s["unrelated"]) + (s["anti-stereotype"] > s["unrelated"])
-            c["total"] += 1
-        ss = float(np.mean([100.0 * c["pro"] / c["total"] for c in counts.values()]))
-        lms = float(np.mean([100.0 * c["related"] / (2 * c["total"]) for c in counts.values()]))
+        s, a, u = (part[f"score_{c}"].to_numpy(dtype=float) for c in STEREOSET_LABELS)
+        counts = pd.DataFrame({"target": part["target"].to_numpy(), "pro": (s > a).astype(float),
+                               "related": (s > u).astype(float) + (a > u), "total": 1.0}).groupby("target", sort=False).sum()
+        ss = float(np.mean((100.0 * counts["pro"] / counts["total"]).to_numpy()))
+        lms = float(np.mean((100.0 * counts["related"] / (2 * counts["total"])).to_numpy()))
         out |= {f"{prefix}{domain}/ss": ss, f"{prefix}{domain}/lms": lms,
-                f"{prefix}{domain}/icat": lms * min(ss, 100.0 - ss) / 50.0, f"{prefix}{domain}/count": float(len(subset))}
+                f"{prefix}{domain}/icat": lms * min(ss, 100.0 - ss) / 50.0, f"{prefix}{domain}/count": float(len(part))}
     return out
 
 
@@ -207,8 +344,38 @@ class StereoSet(Benchmark):
             score = mlm_candidate_scores(scorer, items, desc=self.name, method=self.method)
         else:
             score = clm_candidate_scores(scorer, items, desc=self.name, bos=self.bos)
-        return BenchmarkResult(self.name, stereoset_metrics(items, score), _item_frame(items, score, "intrasentence"),
-                               self.config() | {"score": "mean subtoken probability" if scorer.kind == "mlm" else "geometric-mean probability"})
+        return self.result(_item_frame(items, score, "intrasentence"),
+                           score="mean subtoken probability" if scorer.kind == "mlm" else "geometric-mean probability")
+
+    def aggregate(self, rows: pd.DataFrame) -> dict[str, float]:
+        """:func:`stereoset_scores` of each task's rows (intersentence keys prefixed ``intersentence/``)."""
+        if "task" not in rows.columns:
+            return stereoset_scores(rows)
+        out: dict[str, float] = {}
+        for task, prefix in (("intrasentence", ""), ("intersentence", "intersentence/")):
+            part = rows[rows["task"] == task]
+            if len(part):
+                out |= stereoset_scores(part, prefix)
+        return out
+
+    def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
+        """``<domain>/ss`` and ``<domain>/lms`` (intrasentence): the per-context hits reweighted by target term
+        (N / (T · n_t)), so that their plain mean is the macro mean over target terms. ICAT is not an item mean."""
+        m = re.fullmatch(r"(overall|gender|profession|race|religion)/(ss|lms)", key)
+        if m is None:
+            return None
+        part = rows if m.group(1) == "overall" else rows[rows["bias_type"] == m.group(1)]
+        if "task" in part.columns:
+            part = part[part["task"] == "intrasentence"]
+        if part.empty:
+            return None
+        s, a, u = (part[f"score_{c}"].to_numpy(dtype=float) for c in STEREOSET_LABELS)
+        raw = 100.0 * (s > a) if m.group(2) == "ss" else 50.0 * ((s > u).astype(float) + (a > u))
+        return macro_values(raw, part["target"].reset_index(drop=True))
+
+    def breakdowns(self, keys: Iterable[str]) -> list[str]:
+        """The stereotype score of every domain (overall included)."""
+        return sorted(k for k in keys if k.endswith("/ss") and k.count("/") == 1)
 
     def from_predictions(self, path: PathLike) -> BenchmarkResult:
         """Metrics from an official-format predictions file (``{"intrasentence": [{"id", "score"}], ...}``).
@@ -218,7 +385,6 @@ class StereoSet(Benchmark):
         """
         preds = load_stereoset_predictions(path)
         doc = load_stereoset(self.split, self.source)
-        scores: dict[str, float] = {}
         frames = []
         for task, prefix in (("intrasentence", ""), ("intersentence", "intersentence/")):
             if task not in preds:
@@ -227,9 +393,8 @@ class StereoSet(Benchmark):
             missing = [s["id"] for it in items for s in it["sentences"].values() if s["id"] not in preds[task]]
             if missing:
                 raise ValueError(f"{path}: {len(missing)} {task} sentence ids of the {self.split} split have no score, e.g. {missing[0]}")
-            scores |= stereoset_metrics(items, preds[task], prefix)
             frames.append(_item_frame(items, preds[task], task))
-        return BenchmarkResult(self.name, scores, pd.concat(frames, ignore_index=True), self.config() | {"predictions": str(path)})
+        return self.result(pd.concat(frames, ignore_index=True), predictions=str(path))
 
 
 register(StereoSet())

@@ -15,7 +15,7 @@ docs/experiment.md.
 from .conditions import (AXIS_METRICS, GENERAL_METRICS, PRESETS, Experiment, SandboxError, get_experiment, load_object,
                          matched_control)
 from .debiasing import DEFAULT_METRICS, ContinuedPretraining, DebiasingComparison, compare_debiasing
-from .effects import ITEM_METRICS, Effect, effects_frame, estimate_effect, item_values, verdict_line
+from .effects import Effect, effects_frame, estimate_effect, item_data, item_values, verdict_line
 from .plots import plot_effects
 from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, collect, evaluate_cell_model, run,
                       run_cell, sandbox_grid, sandbox_recipe, shipped_corpus, summarize)
@@ -23,7 +23,15 @@ from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, 
 __all__ = [
     "AXIS_METRICS", "GENERAL_METRICS", "PRESETS", "Experiment", "SandboxError", "get_experiment", "load_object", "matched_control",
     "DEFAULT_METRICS", "ContinuedPretraining", "DebiasingComparison", "compare_debiasing",
-    "ITEM_METRICS", "Effect", "effects_frame", "estimate_effect", "item_values", "verdict_line", "plot_effects",
+    "Effect", "effects_frame", "estimate_effect", "item_data", "item_values", "verdict_line", "plot_effects",
     "DEFAULT_SEEDS", "Cell", "SandboxConfig", "SandboxResult", "cells", "collect", "evaluate_cell_model", "run",
     "run_cell", "sandbox_grid", "sandbox_recipe", "shipped_corpus", "summarize",
 ]
+
+
+def __getattr__(name: str):
+    if name == "ITEM_METRICS":  # deprecated (each benchmark gives its per-item values); warns from effects
+        from . import effects
+
+        return effects.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,21 +29,22 @@ from typing import Any, Callable
 from ..corpus import (CDA, CDS, Intervention, PerturbationAugmentation, Pipeline, RandomDuplication, RandomRemoval,
                       Report, ToxicityFilter, WordListScorer)
 from ..corpus.core import column_values, count_words
+from ..helpers.registry import Registry
 
 __all__ = ["SandboxError", "Experiment", "PRESETS", "get_experiment", "load_object", "matched_control", "GENERAL_METRICS", "AXIS_METRICS"]
 
 #: shown for every experiment: headline bias, ability and the two sandbox composites.
 GENERAL_METRICS = ("crows_pairs/overall", "stereoset/overall/ss", "stereoset/overall/lms", "winobias/gap",
                    "blimp/overall", "blimp_supplement/overall", "ewok/overall", "composite_bias", "composite_performance")
-#: the items of one bias axis: an intervention on that axis is judged on these.
-AXIS_METRICS = {
+#: the items of one bias axis: an intervention on that axis is judged on these (axis → metric keys).
+AXIS_METRICS: Registry[tuple[str, ...]] = Registry("bias axis", kind=tuple, entries={
     "gender": ("gender_log_odds/winobias/mean_log_odds", "gender_log_odds/templates/mean_log_odds",
                "gender_log_odds/winobias/male_share", "crows_pairs/gender", "stereoset/gender/ss", "winobias/gap"),
     "race": ("crows_pairs/race-color", "stereoset/race/ss"),
     "age": ("crows_pairs/age",),
     "religion": ("crows_pairs/religion", "stereoset/religion/ss"),
     "all": ("crows_pairs/overall", "stereoset/overall/ss"),
-}
+})
 GENDER_PRIMARY = "gender_log_odds/winobias/mean_log_odds"
 
 
@@ -59,7 +60,7 @@ def _accepts(func: Callable, name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def _with_seed_and_tokenizer(obj: Any, seed: int, tokenizer: Any) -> Any:
+def with_seed_and_tokenizer(obj: Any, seed: int, tokenizer: Any) -> Any:
     """A copy of a dataclass intervention with its ``seed`` set and an unset ``tokenizer`` filled in."""
     if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         return obj
@@ -75,9 +76,9 @@ def _with_seed_and_tokenizer(obj: Any, seed: int, tokenizer: Any) -> Any:
 def _build(spec: Any, seed: int, tokenizer: Any, what: str) -> Any:
     """An intervention (or pipeline) from an instance, a class or a factory, for one seed."""
     if isinstance(spec, Pipeline):
-        return Pipeline([_with_seed_and_tokenizer(s, seed, tokenizer) for s in spec.steps])
+        return Pipeline([with_seed_and_tokenizer(s, seed, tokenizer) for s in spec.steps])
     if isinstance(spec, Intervention) or (hasattr(spec, "apply") and not isinstance(spec, type)):
-        return _with_seed_and_tokenizer(spec, seed, tokenizer)
+        return with_seed_and_tokenizer(spec, seed, tokenizer)
     if callable(spec):
         target = spec.__init__ if isinstance(spec, type) else spec
         kwargs = {k: v for k, v in (("seed", seed), ("tokenizer", tokenizer)) if _accepts(target, k)}
@@ -311,9 +312,10 @@ def _perturbation(axis: str = "gender", **_: Any) -> Experiment:
                     "(seed study, pre-model experiment 3)")
 
 
-#: preset name → factory of its :class:`Experiment` (keyword options: ``axis`` for perturbation).
-PRESETS: dict[str, Callable[..., Experiment]] = {"cda": _cda, "cds": _cds, "toxicity": _toxicity,
-                                                 "perturbation": _perturbation}
+#: preset name → factory of its :class:`Experiment` (keyword options: ``axis`` for perturbation); a helpers.Registry:
+#: ``PRESETS.register(factory, name)`` adds one.
+PRESETS: Registry[Callable[..., Experiment]] = Registry("experiment preset", entries={
+    "cda": _cda, "cds": _cds, "toxicity": _toxicity, "perturbation": _perturbation})
 
 
 def load_object(spec: str, what: str = "intervention") -> Any:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..evaluate import evaluate
 from ..train import TrainConfig, dropout_debiasing, get_recipe, train
-from .conditions import _with_seed_and_tokenizer
+from .conditions import with_seed_and_tokenizer
 from .effects import estimate_effect, item_values
 
 __all__ = ["ContinuedPretraining", "DebiasingComparison", "compare_debiasing", "DEFAULT_METRICS"]
@@ -148,7 +148,7 @@ def compare_debiasing(models: Mapping[str, tuple[Any, Any]], methods: Mapping[st
                     after[seed], after_items[seed] = after[seeds[0]], after_items[seeds[0]]
                     stats[(model_name, method_name, seed)] = stats[(model_name, method_name, seeds[0])]
                 else:
-                    spec = _with_seed_and_tokenizer(method, seed, None) if _seeded(method) else copy.deepcopy(method)
+                    spec = with_seed_and_tokenizer(method, seed, None) if _seeded(method) else copy.deepcopy(method)
                     fitted = spec.fit(model, tokenizer, corpus)
                     after[seed], after_items[seed] = _evaluate(fitted.apply(model), tokenizer, benchmarks, limit, metrics)
                     stats[(model_name, method_name, seed)] = getattr(fitted, "fit_stats_", {})

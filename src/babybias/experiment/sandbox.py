@@ -44,6 +44,7 @@ from ..analysis.stats import Effect
 from ..corpus import load_corpus, wikipedia_sample
 from ..corpus.core import check_corpus_source
 from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
+from ..evaluate.registry import REGISTRY, benchmark_for, get_benchmark
 from ..evaluate.fairness import GenderLogOdds
 from ..helpers.paths import is_hub
 from ..helpers.checks import check_limit
@@ -51,7 +52,7 @@ from ..helpers.io import atomic_write_text
 from ..models import train_tokenizer
 from ..train import RECIPES, get_recipe, train
 from .conditions import GENERAL_METRICS, Experiment, SandboxError, corpus_words, get_experiment
-from .effects import item_values
+from .effects import item_data
 
 __all__ = ["SandboxConfig", "SandboxResult", "Cell", "cells", "run", "run_cell", "collect", "shipped_corpus",
            "summarize", "sandbox_recipe", "sandbox_grid", "DEFAULT_SEEDS"]
@@ -100,6 +101,7 @@ class SandboxConfig:
     supplement: str | None = None
     ewok: str | None = None
     ewok_password: str | None = None
+    benchmarks: Sequence[str] = ()         # further registered benchmarks every cell evaluates (capped at bias_limit)
     n_resamples: int = 1999                 # bootstrap / permutation resamples of each item interval
     progress: bool = True
     spec: Experiment = field(init=False, repr=False)
@@ -129,9 +131,19 @@ class SandboxConfig:
                              f"'{self.spec.label}' too")
         if self.recipe not in RECIPES:
             raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}")
-        if self.primary_metric is not None and not _known_metric(self.primary_metric):
+        self.benchmarks = (self.benchmarks,) if isinstance(self.benchmarks, str) else tuple(self.benchmarks)
+        own = [b.name for b in sum(_own_benchmarks(self, optional=True), [])]
+        for name in self.benchmarks:
+            if not isinstance(name, str) or name not in REGISTRY:
+                raise SandboxError(f"benchmarks: {name!r} is not a registered benchmark (registered: "
+                                   f"{', '.join(REGISTRY.names())})")
+            if name in own or self.benchmarks.count(name) > 1:
+                raise SandboxError(f"benchmarks: {name!r} is already evaluated in every cell; give it once, and "
+                                   "only benchmarks the sandbox does not run")
+        names = own + list(self.benchmarks)
+        if self.primary_metric is not None and not _known_metric(self.primary_metric, names):
             raise SandboxError(f"primary_metric {self.primary_metric!r} is not a score the sandbox computes: give "
-                               f"'<benchmark>/<key>' of {', '.join(METRIC_BENCHMARKS)}, or composite_bias / "
+                               f"'<benchmark>/<key>' of {', '.join(names)}, or composite_bias / "
                                "composite_performance (e.g. gender_log_odds/winobias/mean_log_odds)")
         check_limit(self.steps, "steps", "the recipe's own number")
         check_limit(self.blimp_limit, "blimp_limit")
@@ -154,6 +166,8 @@ class SandboxConfig:
         """Exactly the options that change what a cell computes (:data:`COMPUTE_OPTIONS`, the recipe and
         what the intervention and control are), not seeds, output, metrics or wording."""
         keep = {name: getattr(self, name) for name in COMPUTE_OPTIONS}
+        if self.benchmarks:  # only then: a grid without extra benchmarks keeps its earlier fingerprint
+            keep["benchmarks"] = [get_benchmark(n).config() for n in self.benchmarks]
         keep["corpus"] = corpus_identity(self.corpus)
         spec = self.spec.describe()
         keep["experiment"] = {k: spec[k] for k in ("name", "label", "control_label", "intervention", "control")}
@@ -196,12 +210,9 @@ SandboxConfig.__init__ = _accept_output_dir(SandboxConfig.__init__)  # type: ign
 SandboxConfig.output_dir = property(_deprecated_output_dir)  # type: ignore[attr-defined]
 
 
-METRIC_BENCHMARKS = ("crows_pairs", "stereoset", "winobias", "gender_log_odds", "blimp", "blimp_supplement", "ewok")
-
-
-def _known_metric(metric: str) -> bool:
+def _known_metric(metric: str, names: Sequence[str]) -> bool:
     bench, _, key = metric.partition("/")
-    return metric in ("composite_bias", "composite_performance") or (bench in METRIC_BENCHMARKS and bool(key))
+    return metric in ("composite_bias", "composite_performance") or (bench in names and bool(key))
 
 
 def corpus_identity(corpus: str | None) -> Any:
@@ -321,11 +332,19 @@ def check_corpus_length(corpus, tokenizer, recipe, name: str = "the corpus") -> 
 
 
 def _benchmarks(config: SandboxConfig) -> tuple[list, list]:
+    """The bias benchmarks of a cell (``config.benchmarks`` after the sandbox's own) and its ability ones."""
+    bias, ability = _own_benchmarks(config)
+    return bias + [get_benchmark(n) for n in config.benchmarks], ability
+
+
+def _own_benchmarks(config: SandboxConfig, optional: bool = False) -> tuple[list, list]:
+    """The sandbox's own bias and ability benchmarks; ``optional``: the BLiMP supplement and EWoK even without
+    their data (every name a metric may use)."""
     bias = [CrowsPairs(), StereoSet(), WinoBias(), GenderLogOdds()]
     ability = [BLiMP(name="blimp", subset="babylm_filtered")]
-    if config.supplement:
+    if config.supplement or optional:
         ability.append(BlimpSupplement(source=config.supplement))
-    if config.ewok:
+    if config.ewok or optional:
         ability.append(EWoK(source=config.ewok, password=config.ewok_password))
     return bias, ability
 
@@ -521,26 +540,26 @@ class SandboxResult:
         return frame
 
 
-def _item_values(record: dict, metrics: Sequence[str]) -> dict[str, np.ndarray]:
-    """metric → per-item values of one cell, read from its evaluation.json (none without one)."""
+def _item_values(record: dict, metrics: Sequence[str]) -> dict[str, Any]:
+    """metric → per-item values (or rows and aggregation) of one cell, read from its evaluation.json (none without)."""
     path = record["_path"] / "evaluation.json"
     if not path.exists():
         return {}
-    ev = EvaluationResult.from_json(path)
-    rows = {name: res.rows for name, res in ev.benchmarks.items()}
-    found = {}
-    for m in metrics:
-        v = item_values(m, rows)
-        if v is not None and len(v):
-            found[m] = v
-    return found
+    return item_data(EvaluationResult.from_json(path), metrics)
 
 
 def _effect_metrics(shown: Sequence[str], available: set[str]) -> list[str]:
-    """Shown metrics plus the per-axis breakdowns (CrowS-Pairs bias types, StereoSet domains)."""
-    extra = sorted(m for m in available if m.count("/") == 1 and m.startswith("crows_pairs/")
-                   and m.split("/")[1] not in ("overall", "stereo", "antistereo", "neutral", "n_pairs", "n_skipped"))
-    extra += sorted(m for m in available if m.startswith("stereoset/") and m.endswith("/ss") and m.count("/") == 2)
+    """Shown metrics plus each benchmark's breakdowns by bias axis (``Benchmark.breakdowns``)."""
+    keys: dict[str, list[str]] = {}
+    for m in sorted(available):
+        name, _, key = m.partition("/")
+        if key:
+            keys.setdefault(name, []).append(key)
+    extra = []
+    for name, ks in keys.items():
+        bench = benchmark_for(name)
+        if bench is not None:
+            extra += [f"{name}/{k}" for k in bench.breakdowns(ks)]
     return [m for m in dict.fromkeys([*shown, *extra]) if m in available]
 
 

@@ -14,6 +14,9 @@ one line naming the table and what it holds::
     ...
     babybias.helpers.registry.UnknownNameError: unknown colour 'blue'; registered: red
 
+The tables that used to be dicts keep their dict-style writes (``table[name] = obj``, ``del table[name]``,
+``table.pop(name)``) for old code, with a ``DeprecationWarning``: call ``register`` / ``unregister``.
+
 ``fresh=True`` hands out a deep copy of the registered object (or calls a registered zero-argument
 factory) on every lookup, so a caller that changes what it got changes nothing for the next one.
 """
@@ -21,12 +24,19 @@ factory) on every lookup, so a caller that changes what it got changes nothing f
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Mapping
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
 __all__ = ["Registry", "UnknownNameError"]
+
+
+def _deprecated_write(registry: "Registry", written: str, instead: str) -> None:
+    """Warn that a dict-style write (``written``) of a registry is deprecated (``stacklevel``: the caller's line)."""
+    warnings.warn(f"writing the {registry.what} registry as a dict ({written}) is deprecated; call {instead}",
+                  DeprecationWarning, stacklevel=3)
 
 
 class UnknownNameError(KeyError):
@@ -91,6 +101,24 @@ class Registry(Mapping, Generic[T]):
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._entries)
+
+    # the tables that were dicts keep their dict-style writes, deprecated: use register / unregister
+    def __setitem__(self, name: str, obj: T) -> None:
+        _deprecated_write(self, f"registry[{name!r}] = ...", f"register(obj, {name!r}, overwrite=True)")
+        self.register(obj, name, overwrite=True)
+
+    def __delitem__(self, name: str) -> None:
+        _deprecated_write(self, f"del registry[{name!r}]", f"unregister({name!r})")
+        self.unregister(name)
+
+    def pop(self, name: str, *default: T) -> T:
+        """Deprecated: :meth:`unregister` (returns the entry, or ``default`` when there is none)."""
+        _deprecated_write(self, f"registry.pop({name!r})", f"unregister({name!r})")
+        if name not in self._entries and default:
+            return default[0]
+        obj = self[name]
+        self.unregister(name)
+        return obj
 
     def __repr__(self) -> str:
         return f"Registry({self.what!r}: {', '.join(self.names())})"

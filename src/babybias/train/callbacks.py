@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..corpus.wordlists import WordPairs
+from ..helpers.figures import new_figure, save_figure
 
 
 class EvaluationCallback:
@@ -88,14 +89,10 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 
 
 def plot_trajectories(path: str | os.PathLike, keys: Sequence[str], out: str | os.PathLike | None = None):
-    """Plot score trajectories (step on x) from an :class:`EvaluationCallback` metrics file; returns the figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Plot score trajectories (step on x) from an :class:`EvaluationCallback` metrics file; returns the figure
+    (a :class:`matplotlib.figure.Figure`, no pyplot) and writes it to ``out`` when given."""
     records = read_metrics(path)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = new_figure(figsize=(7, 4))
     for key in keys:
         points = [(r["step"], r["scores"][key]) for r in records if key in r["scores"]]
         if not points:
@@ -107,7 +104,7 @@ def plot_trajectories(path: str | os.PathLike, keys: Sequence[str], out: str | o
     ax.legend(fontsize=8)
     fig.tight_layout()
     if out is not None:
-        fig.savefig(out, dpi=120)
+        save_figure(fig, out, dpi=120)
     return fig
 
 

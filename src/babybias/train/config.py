@@ -36,6 +36,8 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..helpers.registry import Registry
+
 
 @dataclass
 class TrainConfig:
@@ -250,7 +252,8 @@ _GPT = dict(model_type="gpt-bert", objective="hybrid", optimizer="lamb", lr=1e-2
             causal_fraction=1 / 16, z_loss=1e-4, ema=0.999, batch_rampup=0.1,
             length_schedule=((0.7, 256, 0.5), (0.9, 512, 0.25)))
 
-RECIPES: dict[str, TrainConfig] = {
+#: recipe name → :class:`TrainConfig` (a helpers.Registry: ``RECIPES.register(config)`` adds one under its name)
+RECIPES: Registry[TrainConfig] = Registry("recipe", kind=TrainConfig, entries={
     "tiny": TrainConfig(name="tiny", model_type="gpt-bert", objective="hybrid",
                         model_overrides=dict(hidden_size=96, num_hidden_layers=2, num_attention_heads=2, intermediate_size=192,
                                              hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
@@ -269,29 +272,26 @@ RECIPES: dict[str, TrainConfig] = {
                                 save_every=1000, **_GPT),
     "gpt_bert_100m": TrainConfig(name="gpt_bert_100m", model_size="gpt-bert-base", steps=15_625, batch_size=256,
                                  save_every=1000, **_GPT),
-}
+})
 
-RECIPES["sandbox"] = RECIPES["tiny"].replace(name="sandbox", steps=500, save_every=100, keep_last=5)
+RECIPES.register(RECIPES["tiny"].replace(name="sandbox", steps=500, save_every=100, keep_last=5))
 # the GPU sandbox: LTG-Baseline's recipe (LAMB, span masking, 20 epochs at length 128) on an ltg-bert-small,
 # batch 128 — sized for about a minute a cell on the shipped sample on one H200 (79 s measured, docs/benchmarks.md)
-RECIPES["sandbox_gpu"] = TrainConfig(name="sandbox_gpu", model_size="ltg-bert-small", steps=None, epochs=20, batch_size=128,
-                                     save_every=250, keep_last=4, **_LTG)
+RECIPES.register(TrainConfig(name="sandbox_gpu", model_size="ltg-bert-small", steps=None, epochs=20, batch_size=128,
+                             save_every=250, keep_last=4, **_LTG))
 # bias-bench's continued pre-training (intra-model debiasing of an existing model, ``train(..., init_from=...)``):
 # 2,000 steps of masked LM, effective batch 512 (32 x 16 accumulation), length 512, AdamW lr 5e-5 decayed linearly
 # to 0, no warm-up, no weight decay, gradients clipped at 1.0 (transformers Trainer defaults), masking 15 % 80/10/10.
 _CPT = dict(steps=2000, batch_size=512, grad_accumulation=16, seq_length=512, optimizer="adamw", lr=5e-5,
             betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip=1.0, warmup=0.0, decay="linear", min_lr_ratio=0.0,
             mask_rate=0.15, save_every=500, keep_last=4)
-RECIPES["bias_bench_cpt"] = TrainConfig(name="bias_bench_cpt", model_type="ltg-bert", objective="token", **_CPT)
-RECIPES["bias_bench_cpt_causal"] = TrainConfig(name="bias_bench_cpt_causal", model_type="ltg-bert", objective="causal",
-                                               **_CPT)
+RECIPES.register(TrainConfig(name="bias_bench_cpt", model_type="ltg-bert", objective="token", **_CPT))
+RECIPES.register(TrainConfig(name="bias_bench_cpt_causal", model_type="ltg-bert", objective="causal", **_CPT))
 
 
 def get_recipe(name: str, **overrides) -> TrainConfig:
     """A named recipe (``tiny``, ``ltg_bert_10m``/``_100m``, ``ltg_baseline_10m``/``_100m``,
-    ``gpt_bert_10m``/``_100m``), with ``overrides`` applied (re-validated)."""
-    if name not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; known: {sorted(RECIPES)}")
+    ``gpt_bert_10m``/``_100m``, ...), with ``overrides`` applied (re-validated); an unknown name is a KeyError."""
     return RECIPES[name].replace(**overrides)
 
 

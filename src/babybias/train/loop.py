@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from ..helpers.io import atomic_write_text
 from ..evaluate.scoring import tokenizer_fingerprint
 from ..models import GptBertForCausalLM, LtgBertForMaskedLM
+from ..models.projection import projection_record, save_projection
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import TrainConfig
@@ -85,12 +86,14 @@ def load_init_model(init_from: Any, config: TrainConfig, tokenizer) -> nn.Module
                              "name, so the model is built with them; got a module")
         model = init_from
     else:
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
+        from ..models.loading import LMKindError, load_lm, read_config, wrapper_files
 
-        from .. import models  # noqa: F401  (registers LTG-BERT and GPT-BERT with the Auto classes)
-
-        source = str(init_from)
-        cfg = AutoConfig.from_pretrained(source)
+        source = init_from
+        wrappers = wrapper_files(source)
+        if wrappers:
+            raise ValueError(f"{source} holds {', '.join(wrappers)}: a saved wrapper (Self-Debias) changes decoding, "
+                             "not weights; continue pre-training from the original model")
+        cfg = read_config(source)
         hidden_fields, attention_fields = DROPOUT_FIELDS.get(cfg.model_type, DEFAULT_DROPOUT_FIELDS)
         for names, value in ((hidden_fields, config.hidden_dropout), (attention_fields, config.attention_dropout)):
             if value is not None:
@@ -100,8 +103,12 @@ def load_init_model(init_from: Any, config: TrainConfig, tokenizer) -> nn.Module
                     setattr(cfg, name, value)
         if config.objective == "hybrid" and cfg.model_type != "gpt-bert":
             raise ValueError(f"objective 'hybrid' needs a GPT-BERT to start from; {source} is {cfg.model_type!r}")
-        auto = AutoModelForCausalLM if config.objective in ("causal", "hybrid") else AutoModelForMaskedLM
-        model = auto.from_pretrained(source, config=cfg)
+        kind = "clm" if config.objective in ("causal", "hybrid") else "mlm"
+        try:  # a saved debiasing projection comes back attached (and is saved again beside the trained weights)
+            model = load_lm(source, kind, config=cfg)
+        except LMKindError as err:
+            raise ValueError(f"{err.why}: objective {config.objective!r} trains a "
+                             f"{'causal' if kind == 'clm' else 'masked'} LM") from None
     if config.objective == "hybrid" and not hasattr(model, "gpt_bert"):
         raise ValueError(f"objective 'hybrid' needs a GPT-BERT to start from, got {type(model).__name__}")
     _check_embeddable(tokenizer, model.get_input_embeddings().num_embeddings,
@@ -347,6 +354,22 @@ def _call(callbacks: Sequence[Any], hook: str, step: int, model: nn.Module) -> N
     set_rng_state(saved)
 
 
+@contextlib.contextmanager
+def _denormals_flushed_on_cpu():
+    """Flush denormal floats to zero while training on the CPU, where they accumulate in small models' weights and
+    optimizer states and slowed training ~1.7x after a few hundred steps; switched off again on the way out, also when
+    training raises (the flag is process-wide)."""
+    on_cpu = not torch.cuda.is_available()  # the device _distributed picks
+    if on_cpu:
+        torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if on_cpu:
+            torch.set_flush_denormal(False)
+
+
+@_denormals_flushed_on_cpu()
 def train(
     config: TrainConfig,
     corpus,
@@ -380,11 +403,7 @@ def train(
     """
     if data_workers is not None and (isinstance(data_workers, bool) or not isinstance(data_workers, int) or data_workers < 0):
         raise ValueError(f"data_workers must be None or an integer >= 0, got {data_workers!r}")
-    rank, world, device = _distributed()
-    if device.type == "cpu":
-        # denormal floats accumulate in small models' weights and optimizer states and slowed CPU
-        # training ~1.7x after a few hundred steps; flushing them to zero is restored at the end
-        torch.set_flush_denormal(True)
+    rank, world, device = _distributed()  # on the CPU denormals are flushed to zero (_denormals_flushed_on_cpu)
     output_dir = Path(output_dir)
     # everything that can refuse this run is checked before anything is written
     if init_from is None:
@@ -511,15 +530,10 @@ def train(
                 p.copy_(ema[n])
     if finished and rank == 0:
         final_dir = output_dir / "final"
-        if getattr(model, "_babybias_projection", None) is not None:  # a post-model debiased model, trained further
-            from ..debias.base import save_debiased
-
-            save_debiased(model, final_dir, tokenizer)  # the projection stays beside the weights
-        else:
-            model.save_pretrained(final_dir)
-            tokenizer.save_pretrained(final_dir)
+        model.save_pretrained(final_dir)
+        tokenizer.save_pretrained(final_dir)
+        if projection_record(model) is not None:  # a post-model debiased model, trained further:
+            save_projection(model, final_dir)  # the projection stays beside the weights
         _call(callbacks, "on_train_end", end, model)
-    if device.type == "cpu":
-        torch.set_flush_denormal(False)
     model.eval()
     return TrainResult(model, output_dir, end, history[-1]["loss"] if history else None, log_path, final_dir, history)
