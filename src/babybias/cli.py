@@ -310,6 +310,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     if args.quiet:
         _quiet()
+    _load_plugins(args.plugin)
     if args.collect:
         folder = require_local(args.collect, "sandbox output folder")
         result = experiment.collect(folder, n_resamples=args.n_resamples, primary_metric=args.primary_metric)
@@ -320,7 +321,7 @@ def _sandbox(args: argparse.Namespace) -> int:
                    conditions=tuple(args.conditions) if args.conditions else None, vocab_size=args.vocab_size,
                    seeds=args.seeds, blimp_limit=args.blimp_limit, bias_limit=args.bias_limit,
                    supplement=args.supplement, ewok=args.ewok, ewok_password=args.ewok_password,
-                   n_resamples=args.n_resamples, progress=not args.quiet)
+                   benchmarks=tuple(args.extra_benchmarks), n_resamples=args.n_resamples, progress=not args.quiet)
     try:
         config = experiment.SandboxConfig(**options)
     except (ValueError, TypeError) as err:  # SandboxConfig checks the options: a bad --recipe / --experiment value
@@ -525,6 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
     sb.add_argument("--ewok-password", help="password of a protected EWoK zip given with --ewok")
+    sb.add_argument("--benchmark", action="append", default=[], metavar="NAME", dest="extra_benchmarks",
+                    help="a further registered benchmark every cell evaluates, capped at --bias-limit (repeatable; "
+                         "see 'babybias benchmarks')")
+    sb.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                    help="import this module (or .py file) first; it registers benchmarks (repeatable; give it "
+                         "again with --collect, so its benchmarks' item intervals can be computed)")
     sb.add_argument("--n-resamples", type=_positive_int, default=1999,
                     help="bootstrap / permutation resamples of each interval over items (default 1999)")
     sb.add_argument("--list-cells", action="store_true", help="print the grid's cells with their index and stop")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +99,24 @@ def test_a_benchmark_added_in_one_file_gets_scores_items_and_sandbox_item_interv
         assert effect.items is not None and effect.items.n == len(bench.rows), metric
         assert effect.items.low <= effect.estimate <= effect.items.high, metric
     assert "re-aggregated" in sandbox.effect("cda", shown[1]).items.method
+
+
+def test_the_sandbox_command_takes_a_plugin_benchmark(tmp_path, monkeypatch, capsys):
+    from babybias.cli import main
+
+    monkeypatch.setattr(REGISTRY, "_entries", dict(REGISTRY._entries))  # the plugin's registration ends with the test
+    plugin = tmp_path / "agreement_plugin.py"
+    toy = Path(__file__).with_name("toy_benchmark.py")
+    plugin.write_text("import importlib.util, sys\n"
+                      f"spec = importlib.util.spec_from_file_location('toy_benchmark_cli', {str(toy)!r})\n"
+                      "toy = importlib.util.module_from_spec(spec); sys.modules['toy_benchmark_cli'] = toy\n"
+                      "spec.loader.exec_module(toy)\n"
+                      "from babybias.evaluate import register\nregister(toy.PronounAgreement())\n")
+    out = tmp_path / "out"
+    argv = ["sandbox", "--plugin", str(plugin), "--benchmark", "pronoun_agreement", "--seeds", "1", "--list-cells",
+            "--out", str(out), "--primary-metric", "pronoun_agreement/median_margin"]
+    assert main(argv) == 0
+    assert "baseline/seed-0" in capsys.readouterr().out
+    assert main(["sandbox", "--benchmark", "no_such_benchmark", "--list-cells", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'no_such_benchmark' is not a registered benchmark" in err[0]
