@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from babybias.analysis.stats import (Interval, PairedDifference, aggregate_seeds, bootstrap_ci, mean_interval,
-                                     paired_bootstrap)
+from babybias.analysis.stats import (Interval, ItemRows, PairedDifference, aggregate_seeds, bootstrap_ci, estimate_effect,
+                                     mean_interval, paired_bootstrap, resampled_item_effect)
 
 
 def quiet(func, *args, **kwargs):
@@ -151,3 +151,35 @@ def test_aggregate_seeds_table():
 def test_aggregate_seeds_validates(df, kwargs, match):
     with pytest.raises(ValueError, match=match):
         aggregate_seeds(df, **kwargs)
+
+
+def test_resampled_item_effect_by_hand():
+    """Medians of 5 items: the estimate is the seed-mean difference; one resample per call is aggregated once per
+    cell whatever the key; identical cells give [0, 0] and p = 1; unequal item counts are refused."""
+    calls = []
+
+    def agg(rows):
+        calls.append(len(rows))
+        v = rows["v"].to_numpy()
+        return {"median": float(np.median(v)), "max": float(v.max())}
+
+    base = [pd.DataFrame({"v": [1.0, 2, 3, 4, 5]}), pd.DataFrame({"v": [1.0, 2, 3, 4, 7]})]
+    cond = [pd.DataFrame({"v": [2.0, 3, 4, 5, 6]}), pd.DataFrame({"v": [2.0, 4, 4, 5, 9]})]
+    caches = [{} for _ in range(4)]
+    cells = lambda key: ([ItemRows(b, agg, key, c) for b, c in zip(base, caches)],  # noqa: E731
+                         [ItemRows(x, agg, key, c) for x, c in zip(cond, caches[2:])])
+    iv = resampled_item_effect(*cells("median"), n_resamples=50, seed=1)
+    assert iv.estimate == pytest.approx((4 + 4) / 2 - (3 + 3) / 2) and iv.n == 5 and iv.low <= iv.estimate <= iv.high
+    assert iv.statistic_a == pytest.approx(3.0) and iv.statistic_b == pytest.approx(4.0)
+    n_calls = len(calls)
+    assert n_calls == 4 * 51  # 4 cells × (the data + 50 resamples)
+    resampled_item_effect(*cells("max"), n_resamples=50, seed=1)
+    assert len(calls) == n_calls  # the other key reuses every aggregation
+    same = resampled_item_effect([ItemRows(base[0], agg, "median")], [ItemRows(base[0].copy(), agg, "median")],
+                                 n_resamples=50)
+    assert (same.estimate, same.low, same.high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="same items"):
+        resampled_item_effect([ItemRows(base[0], agg, "median")], [ItemRows(base[0].iloc[:3], agg, "median")])
+    effect = estimate_effect({0: 3.0, 1: 3.0}, {0: 4.0, 1: 4.0}, baseline_items=dict(enumerate(cells("median")[0])),
+                             condition_items=dict(enumerate(cells("median")[1])), n_resamples=50)
+    assert effect.items is not None and effect.items.estimate == pytest.approx(iv.estimate)

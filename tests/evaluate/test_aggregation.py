@@ -13,6 +13,7 @@ import pytest
 
 from babybias.evaluate import EvaluationResult, evaluate, get_benchmark, item_values, list_benchmarks, register
 from babybias.evaluate.registry import REGISTRY, Benchmark
+from babybias.experiment import item_data
 
 from ..golden.test_golden import HERE as GOLDEN, golden_benchmarks
 from .toy_benchmark import PronounAgreement
@@ -37,6 +38,9 @@ def test_every_registered_benchmark_scores_are_the_aggregation_of_its_items(tiny
         result = evaluate(model, tok, [bench], limit=limit, progress=False)[name]
         assert _same(bench.aggregate(result.rows), result.scores), name
         assert type(bench).aggregate is not Benchmark.aggregate, f"{name} declares no aggregation"
+        routes = item_data(EvaluationResult({name: result}), [f"{name}/{k}" for k in result.scores])
+        assert set(routes) == {f"{name}/{k}" for k in result.scores if k not in bench.fixed_keys(result.scores)
+                               and np.isfinite(result.scores[k])}, f"{name}: a score without an item interval"
         for key, value in result.scores.items():  # an item mean's values average to the score exactly
             values = bench.item_values(result.rows.reset_index(drop=True), key)
             if values is not None:
@@ -48,10 +52,19 @@ def test_every_registered_benchmark_scores_are_the_aggregation_of_its_items(tiny
 
 
 def test_fixed_keys_and_nonlinear_scores_have_no_item_values():
+    import pandas as pd
+
     stereo, kurita = get_benchmark("stereoset"), get_benchmark("kurita")
     assert stereo.fixed_keys(["overall/count", "overall/icat"]) == ["overall/count"]
     assert kurita.fixed_keys(["p_value", "mean"]) == ["p_value"]
-    assert item_values("stereoset/overall/icat", {}) is None and item_values("nobench/x", {}) is None
+    # two targets, 3 and 1 contexts: SS per target 2/3 and 1, so the macro SS is 83.33 (not the pooled 75)
+    rows = pd.DataFrame({"target": ["a", "a", "a", "b"], "bias_type": "gender", "score_stereotype": [2.0, 2.0, 0.0, 2.0],
+                         "score_anti-stereotype": [1.0, 1.0, 1.0, 1.0], "score_unrelated": [0.0, 0.0, 0.0, 3.0]})
+    rows_by_name = {"stereoset": rows}
+    ss = item_values("stereoset/gender/ss", rows_by_name)
+    assert np.mean(ss) == pytest.approx(stereo.aggregate(rows)["gender/ss"]) == pytest.approx(250 / 3)
+    assert item_values("stereoset/gender/icat", rows_by_name) is None  # ICAT is resampled, not an item mean
+    assert item_values("nobench/x", rows_by_name) is None
 
 
 def test_a_benchmark_added_in_one_file_gets_scores_items_and_sandbox_item_intervals(tiny, tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import torch
 from babybias.helpers.registry import Registry
 from babybias.models import loading
 from babybias.models.loading import LMKindError, LoadError, MissingTokenizerError, lm_kind, lm_kind_reason, load_lm, \
-    load_tokenizer
+    load_tokenizer, save_lm
 from babybias.models.projection import (attach_projection, projection_of, projection_record, read_projection,
                                         save_projection)
 
@@ -100,6 +100,16 @@ def test_a_debiased_folder_comes_back_debiased(tiny, folder):
     torch.testing.assert_close(_logits(loaded, tok), _logits(debiased, tok), rtol=0, atol=0)
     assert not torch.allclose(_logits(loaded, tok), _logits(model, tok))
     assert read_projection(TINY) is None
+
+
+def test_save_lm_writes_what_load_lm_reads(tiny, tmp_path):
+    model, tok = tiny
+    plain = save_lm(model, tmp_path / "plain", tok)
+    assert read_projection(plain) is None and load_tokenizer(plain).get_vocab() == tok.get_vocab()
+    debiased = attach_projection(model, _projection(16), info={"method": "test"})
+    loaded = load_lm(save_lm(debiased, tmp_path / "debiased", tok)).eval()
+    assert projection_record(loaded) == {"head": "cls", "steps": [{"method": "test"}]}
+    torch.testing.assert_close(_logits(loaded, tok), _logits(debiased, tok), rtol=0, atol=0)
 
 
 def test_debias_exports_the_projection_api(tiny, folder):

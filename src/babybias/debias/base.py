@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.loading import load_pretrained
+from ..models.loading import load_pretrained, save_lm
 from ..models.projection import (HEAD_NAMES, INFO_FILE, PROJECTION_FILE, attach_projection, detach_projection,
                                  hidden_size, lm_head, projection_of, projection_record, read_projection,
                                  restore_projection, save_projection)
@@ -46,11 +46,9 @@ class DebiasError(ValueError):
 
 def save_debiased(model: nn.Module, path: str | os.PathLike, tokenizer=None) -> Path:
     """``save_pretrained`` (and the tokenizer's) plus the projection and its record, beside the weights."""
-    path = Path(path)
-    model.save_pretrained(path)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(path)
-    return save_projection(model, path)
+    if projection_record(model) is None:  # refused before anything is written
+        raise ValueError("the model carries no debiasing projection (use attach_projection or a debiaser's apply)")
+    return save_lm(model, path, tokenizer)
 
 
 def load_debiased(path: str | os.PathLike, model_class: type | None = None, tokenizer=None, kind: str | None = None,

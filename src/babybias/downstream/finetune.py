@@ -219,14 +219,11 @@ def _complete_checkpoints(folder: Path) -> list[Path]:
 
 
 def _save_final(model: nn.Module, tokenizer, final: Path) -> None:
-    from ..models.projection import projection_record, save_projection
+    from ..models.loading import save_lm
 
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if projection_record(model) is not None:
-        save_projection(model, tmp)
+    save_lm(model, tmp, tokenizer)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
 

@@ -349,13 +349,7 @@ def tie_percent(frame: pd.DataFrame) -> float:
     return float(frame["tie"].mean() * 100.0) if len(frame) else 0.0
 
 
-def tie_scores(frame: pd.DataFrame, name: str, tie: str) -> dict[str, float]:
-    """``{"ties": percent of tied pairs}``; warns above :data:`TIE_WARN_PERCENT`."""
-    warn_ties(frame, name, tie, stacklevel=4)
-    return {"ties": tie_percent(frame)}
-
-
-def warn_ties(frame: pd.DataFrame, name: str, tie: str, stacklevel: int = 3) -> None:
+def warn_ties(frame: pd.DataFrame, name: str, tie: str, stacklevel: int = 4) -> None:
     """Warn when more than :data:`TIE_WARN_PERCENT` of the pairs are ties (each then counts by ``tie``)."""
     pct = tie_percent(frame)
     if pct > TIE_WARN_PERCENT:

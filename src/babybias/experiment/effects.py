@@ -62,13 +62,17 @@ def item_data(evaluation: EvaluationResult, metrics: Sequence[str]) -> dict[str,
     score that is another function of the items). Counts, p-values, composites and unregistered benchmarks: none."""
     found: dict[str, np.ndarray | ItemRows] = {}
     caches: dict[str, dict] = {}
+    benches: dict[str, tuple] = {}  # name → (benchmark, its rows): built once per benchmark, not per metric
     for metric in metrics:
         name, _, key = metric.partition("/")
         result = evaluation.benchmarks.get(name)
-        bench = benchmark_for(name, result.config) if result is not None else None
-        if bench is None or result.rows.empty or not key:
+        if result is None or not key:
             continue
-        rows = result.rows.reset_index(drop=True)
+        if name not in benches:
+            benches[name] = (benchmark_for(name, result.config), result.rows.reset_index(drop=True))
+        bench, rows = benches[name]
+        if bench is None or rows.empty:
+            continue
         try:
             values = bench.item_values(rows, key)
         except KeyError:  # a frame without the columns its rule reads

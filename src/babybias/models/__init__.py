@@ -15,7 +15,7 @@ from .tokenizer import train_tokenizer
 from .projection import (HEAD_NAMES, attach_projection, detach_projection, hidden_size, lm_head,
                          projection_of, projection_record, read_projection, restore_projection, save_projection)
 from .loading import (SAVED_WRAPPERS, LMKindError, LoadError, MissingTokenizerError, debias_files, lm_kind, lm_kind_reason,
-                      load_lm, load_pretrained, load_tokenizer, model_class, read_config, wrapper_files)
+                      load_lm, load_pretrained, load_tokenizer, model_class, read_config, save_lm, wrapper_files)
 
 AutoConfig.register(LtgBertConfig.model_type, LtgBertConfig, exist_ok=True)
 AutoModel.register(LtgBertConfig, LtgBertModel, exist_ok=True)
@@ -34,5 +34,5 @@ __all__ = [
     "HEAD_NAMES", "attach_projection", "detach_projection", "hidden_size", "lm_head",
     "projection_of", "projection_record", "read_projection", "restore_projection", "save_projection",
     "SAVED_WRAPPERS", "LMKindError", "LoadError", "MissingTokenizerError", "debias_files", "lm_kind", "lm_kind_reason",
-    "load_lm", "load_pretrained", "load_tokenizer", "model_class", "read_config", "wrapper_files",
+    "load_lm", "load_pretrained", "load_tokenizer", "model_class", "read_config", "save_lm", "wrapper_files",
 ]

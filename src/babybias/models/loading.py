@@ -19,12 +19,12 @@ from typing import Any, Callable
 
 from ..helpers.paths import local_or_hub
 from ..helpers.registry import Registry
-from .projection import INFO_FILE, read_projection, restore_projection
+from .projection import INFO_FILE, projection_record, read_projection, restore_projection, save_projection
 
 __all__ = ["LoadError", "LMKindError", "MissingTokenizerError", "TOKENIZER_FILES", "DEBIAS_FILES", "SAVED_WRAPPERS",
            "lm_kind", "lm_kind_reason", "model_source", "read_config", "model_class", "debias_files", "wrapper_files",
            "load_pretrained",
-           "load_lm", "load_tokenizer"]
+           "load_lm", "load_tokenizer", "save_lm"]
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model")
 #: marker files of saved wrappers whose handler lives above this floor (known even before it is registered)
@@ -262,3 +262,15 @@ def load_tokenizer(source: str | os.PathLike, *, revision: str | None = None, wh
     if revision:
         from_pretrained_kwargs["revision"] = revision
     return AutoTokenizer.from_pretrained(source, **from_pretrained_kwargs)
+
+
+def save_lm(model, path: str | os.PathLike, tokenizer=None) -> Path:
+    """What :func:`load_lm` reads back: ``save_pretrained`` (and the tokenizer's), plus the model's debiasing
+    projection beside the weights when it carries one."""
+    path = Path(path)
+    model.save_pretrained(path)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(path)
+    if projection_record(model) is not None:
+        save_projection(model, path)
+    return path

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..helpers.io import atomic_write_text
+
 HEAD_NAMES = ("head", "cls", "lm_head", "predictions", "generator_lm_head")
 PROJECTION_FILE = "debias_projection.safetensors"
 INFO_FILE = "debias.json"
@@ -148,7 +150,7 @@ def save_projection(model: nn.Module, path: str | os.PathLike) -> Path:
         raise ValueError("the model carries no debiasing projection (use attach_projection or a debiaser's apply)")
     path.mkdir(parents=True, exist_ok=True)
     save_file({"projection": torch.as_tensor(projection_of(model)).contiguous()}, str(path / PROJECTION_FILE))
-    (path / INFO_FILE).write_text(json.dumps({**record, "format": 1}, indent=1, default=str))
+    atomic_write_text(path / INFO_FILE, json.dumps({**record, "format": 1}, indent=1, default=str))
     return path
 
 

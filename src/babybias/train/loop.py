@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from ..helpers.io import atomic_write_text
 from ..evaluate.scoring import tokenizer_fingerprint
 from ..models import GptBertForCausalLM, LtgBertForMaskedLM
-from ..models.projection import projection_record, save_projection
+from ..models.loading import save_lm
 from .checkpoint import latest_valid_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .collators import CausalCollator, HybridCollator, MaskingConfig, SpanMaskingCollator, TokenMaskingCollator
 from .config import TrainConfig
@@ -530,10 +530,7 @@ def train(
                 p.copy_(ema[n])
     if finished and rank == 0:
         final_dir = output_dir / "final"
-        model.save_pretrained(final_dir)
-        tokenizer.save_pretrained(final_dir)
-        if projection_record(model) is not None:  # a post-model debiased model, trained further:
-            save_projection(model, final_dir)  # the projection stays beside the weights
+        save_lm(model, final_dir, tokenizer)  # a debiased model trained further keeps its projection beside the weights
         _call(callbacks, "on_train_end", end, model)
     model.eval()
     return TrainResult(model, output_dir, end, history[-1]["loss"] if history else None, log_path, final_dir, history)
