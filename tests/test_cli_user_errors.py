@@ -12,7 +12,7 @@ import pytest
 from babybias.cli import build_parser, device_arg, main
 from babybias.evaluate import EWoK, EvaluationResult, evaluate
 from babybias.testing import tiny_masked_lm
-from tests.conftest import FIXTURES, WEIGHTS, word_level_tokenizer
+from tests.conftest import FIXTURES, WEIGHTS, shared_data, word_level_tokenizer
 
 PAIRS = [{"sentence_good": "the cat sleeps .", "sentence_bad": "the cat sleep ."}]
 
@@ -124,6 +124,9 @@ def test_debias_checks_the_tokenizer_before_fitting(folders, tmp_path, capsys):
              "zip also needs --ewok-password PASSWORD)"),
     ("blimp_supplement", "benchmark 'blimp_supplement' is not shipped with babybias (its data has no stated license): "
                          "pass --source blimp_supplement=PATH, PATH the folder of the supplement's .jsonl files"),
+    ("perplexity", "benchmark 'perplexity' has no text shipped with babybias (WikiText-2 is CC BY-SA Wikipedia "
+                   "text, not shipped): pass --source perplexity=PATH, PATH a .txt/.raw file (or .gz), a folder holding "
+                   "wiki.test.raw[.gz], or 'hf:wikitext'"),
 ])
 def test_benchmark_without_data_names_the_cli_option(name, expected, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -153,3 +156,20 @@ def test_zip_given_as_a_pairs_file_says_what_to_pass(tmp_path, monkeypatch, caps
     assert main(["evaluate", "./no_model", "--benchmarks", "ewok_filtered.zip"]) == 2
     assert _error_line(capsys).endswith("pass the data with --source NAME=PATH: --benchmarks ewok --source "
                                         "ewok=ewok_filtered.zip (add --ewok-password PASSWORD for a protected zip)")
+
+
+def test_seat_and_perplexity_from_the_command_line(folders, tmp_path, capsys):
+    from babybias.evaluate import SEAT, Perplexity
+
+    root, model, tok = folders
+    seat, text = shared_data("seat"), str(FIXTURES / "perplexity_small.txt")
+    out = tmp_path / "r.json"
+    assert main(["evaluate", str(root / "bert"), "--benchmarks", "seat", "perplexity", "--source", f"seat={seat}",
+                 "--source", f"perplexity={text}", "--limit", "3", "--output", str(out), "--quiet"]) == 0
+    python = evaluate(model, tok, [SEAT(source=str(seat)), Perplexity(source=text)], limit=3, progress=False).scores
+    # a word-level vocabulary leaves most SEAT words unknown: identical encodings, no spread, d = NaN as in weat.py
+    assert EvaluationResult.from_json(out).scores == pytest.approx(python, nan_ok=True)
+    assert "seat/gender/mean_abs_effect_size" in python and python["perplexity/n_items"] == 1
+    capsys.readouterr()
+    assert main(["evaluate", str(root / "bert"), "--benchmarks", "seat", "--source", f"seat={FIXTURES / 'seat_small'}"]) == 2
+    assert "tests missing; SEAT(tests='all')" in _error_line(capsys)  # before the model loads

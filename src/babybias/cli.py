@@ -321,6 +321,7 @@ def _sandbox(args: argparse.Namespace) -> int:
                    conditions=tuple(args.conditions) if args.conditions else None, vocab_size=args.vocab_size,
                    seeds=args.seeds, blimp_limit=args.blimp_limit, bias_limit=args.bias_limit,
                    supplement=args.supplement, ewok=args.ewok, ewok_password=args.ewok_password,
+                   seat=args.seat, perplexity=args.perplexity,
                    benchmarks=tuple(args.extra_benchmarks), n_resamples=args.n_resamples, progress=not args.quiet)
     try:
         config = experiment.SandboxConfig(**options)
@@ -526,6 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--supplement", help="folder of the BabyLM BLiMP supplement")
     sb.add_argument("--ewok", help="EWoK folder, file or zip")
     sb.add_argument("--ewok-password", help="password of a protected EWoK zip given with --ewok")
+    sb.add_argument("--seat", metavar="DIR", help="SEAT in every cell: a folder of its test files, or 'cache' (the "
+                    "tests downloaded once into ~/.cache/babybias; CC BY-NC, not shipped)")
+    sb.add_argument("--perplexity", metavar="TEXT", help="perplexity in every cell on this text: a file, a folder "
+                    "holding wiki.test.raw, or hf:wikitext (WikiText-2's test split from the hub)")
     sb.add_argument("--benchmark", action="append", default=[], metavar="NAME", dest="extra_benchmarks",
                     help="a further registered benchmark every cell evaluates, capped at --bias-limit (repeatable; "
                          "see 'babybias benchmarks')")

@@ -183,3 +183,29 @@ def test_resampled_item_effect_by_hand():
     effect = estimate_effect({0: 3.0, 1: 3.0}, {0: 4.0, 1: 4.0}, baseline_items=dict(enumerate(cells("median")[0])),
                              condition_items=dict(enumerate(cells("median")[1])), n_resamples=50)
     assert effect.items is not None and effect.items.estimate == pytest.approx(iv.estimate)
+
+
+def test_strata_keep_their_sizes_and_a_prepared_resampler_is_used():
+    """Items in strata (SEAT's sets) are drawn within each stratum; a resampler replaces re-aggregation; cells with
+    other strata are refused; one cell's interval resamples the same way."""
+    from babybias.analysis import resampled_item_interval
+
+    rows = pd.DataFrame({"g": ["a"] * 3 + ["b"] * 5, "v": [1.0, 2, 3, 10, 11, 12, 13, 14]})
+    strata = rows["g"].to_numpy()
+    agg = lambda r: {"gap": float(r.loc[r.g == "b", "v"].mean() - r.loc[r.g == "a", "v"].mean())}  # noqa: E731
+    used = []
+
+    def fast(index):
+        used.append(index)
+        return agg(rows.iloc[index])
+
+    cell = ItemRows(rows, agg, "gap", strata=strata, resampler=fast)
+    idx = cell.draw(np.random.default_rng(0))
+    assert sorted(strata[idx]) == sorted(strata) and set(idx[:3]) <= {0, 1, 2}  # stratum a's 3 draws come from a
+    iv = resampled_item_interval(cell, n_resamples=40, seed=2)
+    assert len(used) == 40 and iv.estimate == pytest.approx(10.0) and iv.low <= 10.0 <= iv.high and iv.n == 8
+    other = ItemRows(rows, agg, "gap", strata=np.array(["a"] * 4 + ["b"] * 4))
+    with pytest.raises(ValueError, match="same strata"):
+        resampled_item_effect([cell], [other], n_resamples=10)
+    with pytest.raises(ValueError, match="same strata"):
+        resampled_item_effect([cell], [ItemRows(rows, agg, "gap")], n_resamples=10)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import datasets
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -172,3 +174,17 @@ def test_seed_bands_by_hand():
 
 def test_read_results_of_missing_file(tmp_path):
     assert list(read_results(tmp_path / "none.jsonl").columns) == COLUMNS + ["limit", "config_hash"]
+
+
+def test_seat_and_perplexity_sweep_over_checkpoints_with_seed_bands(runs, tmp_path):
+    from babybias.evaluate import SEAT, Perplexity
+
+    fixtures = Path(__file__).resolve().parents[1] / "evaluate" / "fixtures"
+    benches = [Perplexity(source=str(fixtures / "perplexity_small.txt"), block_size=16),
+               SEAT(source=str(fixtures / "seat_small"), tests="toy-weat2")]
+    frame = sweep({"tiny": runs}, benches, tmp_path / "sweep.jsonl", limit=2)
+    ppl = frame[(frame["benchmark"] == "perplexity") & (frame["metric"] == "perplexity")]
+    assert len(ppl) == 6 and np.isfinite(ppl["value"]).all()  # 2 seeds × 3 checkpoints
+    bands = seed_bands(frame, "perplexity/perplexity")
+    assert len(bands) == ppl["step"].nunique() and (bands["n"] == 2).all()  # an interval over the 2 seeds per step
+    assert {"toy-weat2/effect_size", "toy-weat2/p_value"} <= set(frame[frame["benchmark"] == "seat"]["metric"])

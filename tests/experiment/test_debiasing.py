@@ -56,3 +56,24 @@ def test_compare_debiasing_tabulates_changes_with_intervals_and_feeds_cca(two_mo
                         seed=0)  # the responses are CCA's input as they are
     assert 0 <= cca.rho1 <= 1 + 1e-9
     assert result.fit_stats[("bert", "cda-cpt", 1)]["steps"] == 2
+
+
+def test_compare_debiasing_gives_seat_and_perplexity_item_intervals_and_leaves_seat_out_for_self_debias(two_models):
+    from pathlib import Path
+
+    from babybias.evaluate import SEAT, Perplexity
+
+    fixtures = Path(__file__).resolve().parents[1] / "evaluate" / "fixtures"
+    benches = [SEAT(source=str(fixtures / "seat_small"), tests="toy-gender"),
+               Perplexity(source=str(fixtures / "perplexity_small.txt"), block_size=16)]
+    metrics = ("seat/toy-gender/effect_size", "perplexity/perplexity")
+    methods = {"sent-debias": SentDebias(max_pairs=80), "self-debias": SelfDebias()}
+    with pytest.warns(UserWarning, match="seat left out for this model: SEAT reads"):
+        result = compare_debiasing({"bert": two_models["bert"]}, methods, benches, seeds=(0,),
+                                   corpus=shipped_sentences(per_paradigm=3), metrics=metrics, n_resamples=99)
+    table = result.table.set_index(["method", "metric"])
+    for metric in metrics:  # neither is an item mean: their item intervals re-aggregate resampled items
+        row = table.loc[("sent-debias", metric)]
+        assert row["n_items"] > 1 and row["items_low"] <= row["change"] <= row["items_high"], metric
+    assert ("self-debias", "perplexity/perplexity") in table.index
+    assert ("self-debias", "seat/toy-gender/effect_size") not in table.index

@@ -155,11 +155,20 @@ def test_a_killed_grid_resumes_where_it_stopped(corpus_file, tmp_path, monkeypat
     assert cda.finished and result.effect("cda").n_seeds == 1 and result.effect("cda").distinguishable is None
 
 
-def test_cells_run_one_at_a_time_then_collect(corpus_file, tmp_path, capsys):
+def test_cells_run_one_at_a_time_then_collect(corpus_file, tmp_path, capsys, monkeypatch):
+    import functools
+
+    from babybias.evaluate import SEAT
+    from babybias.experiment import sandbox as sandbox_module
+
+    fixtures = HERE.parent / "evaluate" / "fixtures"
+    # SEAT and perplexity as secondary metrics (issue 22): the toy SEAT tests stand in for bias-bench's 17
+    monkeypatch.setattr(sandbox_module, "SEAT", functools.partial(SEAT, tests="all"))
     out = tmp_path / "out"
     argv = ["sandbox", "--experiment", "cds", "--corpus", str(corpus_file), "--output", str(out), "--seeds", "1",
             "--steps", "4", "--vocab-size", "400", "--blimp-limit", "2", "--bias-limit", "20", "--quiet",
-            "--n-resamples", "199"]
+            "--n-resamples", "199", "--seat", str(fixtures / "seat_small"),
+            "--perplexity", str(fixtures / "perplexity_small.txt")]
     assert main(argv + ["--list-cells"]) == 0
     listed = capsys.readouterr().out.strip().splitlines()
     assert [l.split("\t")[1] for l in listed] == ["baseline/seed-0", "cds/seed-0"]
@@ -168,6 +177,11 @@ def test_cells_run_one_at_a_time_then_collect(corpus_file, tmp_path, capsys):
     assert main(argv + ["--cell", "0"]) == 0  # the last cell collects the grid
     printed = capsys.readouterr().out
     assert "PRIMARY cds − baseline" in printed and "one seed only" in printed and (out / "results.json").exists()
+    scores = json.loads((out / "cells" / "cds" / "seed-0" / "scores.json").read_text())["scores"]
+    assert np.isfinite(scores["seat/toy-gender/effect_size"]) and scores["perplexity/perplexity"] > 1
+    effects = pd.read_csv(out / "effects.csv")
+    ppl = effects[effects.metric == "perplexity/perplexity"].iloc[0]  # a secondary metric with an item interval
+    assert np.isfinite(ppl.items_low) and ppl.n_items > 1
     assert main(argv + ["--cell", "7"]) == 2
     assert "cell index 7 is out of range: this grid has 2 cells" in capsys.readouterr().err
 
@@ -246,6 +260,18 @@ def test_a_users_factory_and_pipeline_in_python(corpus_file, tmp_path, capsys):
 def test_sandbox_config_validates(options, message):
     with pytest.raises(ValueError, match=message):
         SandboxConfig(**options)
+
+
+def test_seat_and_perplexity_options_are_checked_and_fingerprinted_only_when_given(tmp_path):
+    plain = SandboxConfig()
+    assert "seat" not in plain.grid_options() and "perplexity" not in plain.grid_options()
+    with_seat = SandboxConfig(seat="cache")  # the downloaded copy: not a path to check
+    assert with_seat.grid_options()["seat"] == "cache" and with_seat.fingerprint() != plain.fingerprint()
+    with pytest.raises(FileNotFoundError, match="perplexity path"):
+        SandboxConfig(perplexity=str(tmp_path / "nope.txt"))
+    text = tmp_path / "t.txt"
+    text.write_text("a line\n")
+    assert SandboxConfig(perplexity=str(text)).grid_options()["perplexity"]["files"] == [["t.txt", 7]]
 
 
 def test_steps_override_an_epoch_based_recipe():

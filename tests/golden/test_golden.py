@@ -19,13 +19,16 @@ FIXTURES = HERE.parent / "evaluate" / "fixtures"
 LIMITS = {"blimp": 2, "blimp_filtered": 2, "blimp_supplement": None, "crows_pairs": 40, "ewok": None,
           "gender_log_odds": 40, "kurita": 40, "stereoset": 40, "stereoset_test": 40, "winobias": 40,
           "winobias_gender_prediction": 40}
-SOURCES = {"blimp_supplement": FIXTURES / "blimp_small", "ewok": FIXTURES / "ewok_filtered"}
+SOURCES = {"blimp_supplement": FIXTURES / "blimp_small", "ewok": FIXTURES / "ewok_filtered",
+           "seat": FIXTURES / "seat_small", "perplexity": FIXTURES / "perplexity_small.txt"}
+#: further options of a benchmark here (issue 22's: SEAT's toy tests are not bias-bench's 17)
+OPTIONS = {"seat": {"tests": "all", "n_samples": 1000}, "perplexity": {"block_size": 64}}
 
 
 def golden_benchmarks():
     """``(name, benchmark, limit)`` for every registered benchmark."""
-    return [(name, get_benchmark(name, **({"source": SOURCES[name]} if name in SOURCES else {})), LIMITS.get(name))
-            for name in list_benchmarks()]
+    return [(name, get_benchmark(name, **({"source": SOURCES[name]} if name in SOURCES else {}), **OPTIONS.get(name, {})),
+             LIMITS.get(name)) for name in list_benchmarks()]
 
 
 def _same_outputs(got: Path, expected: Path) -> None:

@@ -19,7 +19,8 @@ from .composites import (COMPOSITES, SANDBOX, SEED_PAPER, SEED_PAPER_DOMAINS, Co
 from .correlation import Correlation, correlate, plot_correlation
 from .grid import Grid, GridCollection, GridError, collect_grid, parse_seeds, plot_effects, read_records
 from .stats import (LEVEL, Effect, Interval, ItemRows, PairedDifference, aggregate_seeds, bootstrap_ci, estimate_effect,
-                    mean_interval, no_spread, paired_bootstrap, resampled_item_effect, seed_effect, weighted_bootstrap)
+                    mean_interval, no_spread, paired_bootstrap, resampled_item_effect,
+                    resampled_item_interval, seed_effect, weighted_bootstrap)
 from .sweeps import (COLUMNS, Checkpoint, find_checkpoints, load_checkpoint_model, plot_trajectories_by_seed, read_results,
                     seed_bands, sweep, tokens_seen)
 
@@ -30,7 +31,8 @@ __all__ = [
     "Correlation", "correlate", "plot_correlation",
     "Grid", "GridCollection", "GridError", "collect_grid", "parse_seeds", "plot_effects", "read_records",
     "LEVEL", "Effect", "Interval", "ItemRows", "PairedDifference", "aggregate_seeds", "bootstrap_ci", "estimate_effect",
-    "mean_interval", "no_spread", "paired_bootstrap", "resampled_item_effect", "seed_effect", "weighted_bootstrap",
+    "mean_interval", "no_spread", "paired_bootstrap", "resampled_item_effect", "resampled_item_interval", "seed_effect",
+    "weighted_bootstrap",
     "COLUMNS", "Checkpoint", "find_checkpoints", "load_checkpoint_model", "plot_trajectories_by_seed", "read_results",
     "seed_bands", "sweep", "tokens_seen",
 ]

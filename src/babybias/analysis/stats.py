@@ -29,7 +29,8 @@ JACKKNIFE_GROUPS = 100  # BCa's acceleration from a delete-one-group jackknife o
 INTERVAL_METHODS = ("percentile", "BCa")
 
 __all__ = ["LEVEL", "Interval", "PairedDifference", "Effect", "ItemRows", "bootstrap_ci", "paired_bootstrap",
-           "resampled_item_effect", "weighted_bootstrap", "mean_interval", "aggregate_seeds", "seed_effect", "estimate_effect", "no_spread"]
+           "resampled_item_effect", "resampled_item_interval", "weighted_bootstrap", "mean_interval", "aggregate_seeds",
+           "seed_effect", "estimate_effect", "no_spread"]
 
 
 class ConfidenceInterval(NamedTuple):
@@ -87,6 +88,10 @@ class ItemRows:
     aggregate: Callable[[pd.DataFrame], Mapping[str, float]]
     key: str
     cache: dict = field(default_factory=dict, repr=False)
+    #: stratum label per row: a resample keeps each stratum's size (None: one pool)
+    strata: np.ndarray | None = field(default=None, repr=False)
+    #: ``index ↦ scores of rows.iloc[index]`` when faster than ``aggregate`` (``Benchmark.resampler``)
+    resampler: Callable[[np.ndarray], Mapping[str, float]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -94,9 +99,28 @@ class ItemRows:
     def value(self, index: np.ndarray | None = None, tag: tuple = ()) -> float:
         """The score on the rows at ``index`` (all rows when None); ``tag`` names that resample in the cache."""
         if tag not in self.cache:
-            rows = self.rows if index is None else self.rows.iloc[index].reset_index(drop=True)
-            self.cache[tag] = dict(self.aggregate(rows))
+            if index is None:
+                self.cache[tag] = dict(self.aggregate(self.rows))
+            elif self.resampler is not None:
+                self.cache[tag] = dict(self.resampler(index))
+            else:
+                self.cache[tag] = dict(self.aggregate(self.rows.iloc[index].reset_index(drop=True)))
         return float(self.cache[tag].get(self.key, math.nan))
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One bootstrap resample of row indices: with replacement within each stratum (its size kept), or
+        from all rows when there are no strata."""
+        n = len(self.rows)
+        if self.strata is None:
+            return rng.integers(0, n, n)
+        return np.concatenate([g[rng.integers(0, g.size, g.size)] for g in _stratum_groups(self.strata)])
+
+
+def _stratum_groups(strata: np.ndarray) -> list[np.ndarray]:
+    """Row indices of each stratum, strata in order of first appearance."""
+    labels, first = np.unique(np.asarray(strata), return_index=True)
+    order = labels[np.argsort(first)]
+    return [np.flatnonzero(np.asarray(strata) == label) for label in order]
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -246,7 +270,8 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], statistic: Callable
 def resampled_item_effect(baseline: Sequence[ItemRows], condition: Sequence[ItemRows], *, n_resamples: int = 1999,
                           level: float = LEVEL, seed: int = 0) -> PairedDifference:
     """mean over seeds of the condition's score − the same for the baseline, with a paired percentile bootstrap
-    over items: every resample draws the same item indices for every cell and aggregates each cell's rows again.
+    over items: every resample draws the same item indices for every cell (within each stratum when the cells
+    have strata) and aggregates each cell's rows again.
 
     For a score that is any function of the items (ICAT, a JSD): the resampled statistic is the score itself, so
     where the score is a nonlinear function of item means it is biased in small samples, as its point estimate is.
@@ -254,11 +279,14 @@ def resampled_item_effect(baseline: Sequence[ItemRows], condition: Sequence[Item
     """
     level = check_level(level)
     cells = [*baseline, *condition]
-    n = len(cells[0])
+    n = len(cells[0]) if cells else 0
     if any(len(c) != n for c in cells) or not baseline or not condition:
         raise ValueError(f"every cell must have the same items: got {[len(c) for c in cells]} rows")
     if n < 2:
         raise ValueError("a resampled item interval needs at least 2 items")
+    strata = [None if c.strata is None else np.asarray(c.strata) for c in cells]
+    if any((s is None) != (strata[0] is None) or (s is not None and not np.array_equal(s, strata[0])) for s in strata):
+        raise ValueError("every cell must have the same items in the same strata")
 
     def effect(index: np.ndarray | None, tag: tuple) -> float:
         return (float(np.mean([c.value(index, tag) for c in condition]))
@@ -266,15 +294,36 @@ def resampled_item_effect(baseline: Sequence[ItemRows], condition: Sequence[Item
 
     estimate = effect(None, ())
     rng = np.random.default_rng(seed)
-    dist = np.array([effect(rng.integers(0, n, n), ("resample", seed, n_resamples, b)) for b in range(n_resamples)])
-    finite = dist[np.isfinite(dist)]
-    alpha = (1 - level) / 2
-    low, high = (float(q) for q in np.quantile(finite, [alpha, 1 - alpha])) if finite.size else (math.nan, math.nan)
+    dist = np.array([effect(cells[0].draw(rng), ("resample", seed, n_resamples, b)) for b in range(n_resamples)])
+    finite, low, high = _percentile_bounds(dist, level)
     p = float((np.sum(np.abs(finite - estimate) >= abs(estimate)) + 1) / (finite.size + 1)) if finite.size else math.nan
     a = float(np.mean([c.value(None, ()) for c in baseline]))
     return PairedDifference(estimate, low, high, level, n, "bootstrap-percentile (items resampled, scores re-aggregated)",
                             p_value=p, p_method="bootstrap (null-shifted)", resamples=n_resamples, statistic_a=a,
                             statistic_b=a + estimate)
+
+
+def _percentile_bounds(dist: np.ndarray, level: float) -> tuple[np.ndarray, float, float]:
+    """The finite resampled values and their central ``level`` percentile bounds (NaN when none is finite)."""
+    finite = dist[np.isfinite(dist)]
+    alpha = (1 - level) / 2
+    low, high = (float(q) for q in np.quantile(finite, [alpha, 1 - alpha])) if finite.size else (math.nan, math.nan)
+    return finite, low, high
+
+
+def resampled_item_interval(cell: ItemRows, *, n_resamples: int = 1999, level: float = LEVEL,
+                            seed: int = 0) -> Interval:
+    """One cell's score with a percentile bootstrap interval over its items (within each stratum when it has
+    strata), each resample aggregated again: the interval of a score that is no item mean (a SEAT effect size)."""
+    level = check_level(level)
+    if len(cell) < 2:
+        raise ValueError("a resampled item interval needs at least 2 items")
+    estimate = cell.value(None, ())
+    rng = np.random.default_rng(seed)
+    dist = np.array([cell.value(cell.draw(rng), ("resample", seed, n_resamples, b)) for b in range(n_resamples)])
+    _, low, high = _percentile_bounds(dist, level)
+    return Interval(estimate, low, high, level, len(cell), "bootstrap-percentile (items resampled, scores re-aggregated)",
+                    resamples=n_resamples)
 
 
 def bootstrap_p_value(x: np.ndarray, y: np.ndarray, diff: Callable, *, vectorized: bool, n_resamples: int,

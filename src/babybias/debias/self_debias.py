@@ -90,6 +90,7 @@ class SelfDebiasedLM(nn.Module):
         self.register_buffer("leading_ids", torch.tensor(leading), persistent=False)
         self.prefix_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prefixes]
         self.prefixes, self.decay, self.epsilon = list(prefixes), float(decay), float(epsilon)
+        self.train(model.training)  # the wrapper starts in the wrapped model's mode (a new Module is in training mode)
 
     def __getattr__(self, name: str):
         try:

@@ -42,6 +42,11 @@ class MissingDataError(ValueError):
                          f"pass source= {needs}{extra}")
 
 
+class NotApplicableError(ValueError):
+    """This benchmark does not score this kind of model (SEAT reads representations a Self-Debias wrapper does not
+    change); a comparison over methods leaves the benchmark out for that model and says so."""
+
+
 __getattr__ = moved_names(__name__, {"check_limit": "babybias.helpers.checks"})
 
 
@@ -80,6 +85,16 @@ class Benchmark(ABC):
         """Per-item values whose plain mean is score ``key`` (exact and fast item intervals), or None when that
         score is not a mean over items (it is then resampled through :meth:`aggregate`)."""
         return None
+
+    def item_strata(self, rows: pd.DataFrame) -> np.ndarray | None:
+        """Stratum labels of the rows when a resample must keep each stratum's size (SEAT's four sets of each test),
+        or None (the default: the rows are resampled as one pool)."""
+        return None
+
+    def resampler(self, rows: pd.DataFrame) -> Callable[[np.ndarray], dict[str, float]]:
+        """``index ↦ aggregate(rows.iloc[index])``: the scores of a resample of the rows. A benchmark whose
+        aggregation is slow may return a prepared function that gives the same scores faster."""
+        return lambda index: self.aggregate(rows.iloc[index].reset_index(drop=True))
 
     def fixed_keys(self, keys: Iterable[str]) -> list[str]:
         """The score keys that are not estimates over items (counts, p-values): no item interval."""

@@ -98,13 +98,17 @@ def model_kind(model) -> Literal["mlm", "clm"]:
 
 
 @contextmanager
-def _eval_mode(model) -> Iterator[None]:
+def eval_mode(model) -> Iterator[None]:
+    """``model`` in eval mode inside the block, its training flag restored after."""
     was_training = model.training
     model.eval()
     try:
         yield
     finally:
         model.train(was_training)
+
+
+_eval_mode = eval_mode
 
 
 def _logits(output) -> torch.Tensor:

@@ -15,7 +15,7 @@ docs/experiment.md.
 from .conditions import (AXIS_METRICS, GENERAL_METRICS, PRESETS, Experiment, SandboxError, get_experiment, load_object,
                          matched_control)
 from .debiasing import DEFAULT_METRICS, ContinuedPretraining, DebiasingComparison, compare_debiasing
-from .effects import Effect, effects_frame, estimate_effect, item_data, item_values, verdict_line
+from .effects import Effect, effects_frame, estimate_effect, item_data, item_intervals, item_values, verdict_line
 from .plots import plot_effects
 from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, collect, evaluate_cell_model, run,
                       run_cell, sandbox_grid, sandbox_recipe, shipped_corpus, summarize)
@@ -23,7 +23,7 @@ from .sandbox import (DEFAULT_SEEDS, Cell, SandboxConfig, SandboxResult, cells, 
 __all__ = [
     "AXIS_METRICS", "GENERAL_METRICS", "PRESETS", "Experiment", "SandboxError", "get_experiment", "load_object", "matched_control",
     "DEFAULT_METRICS", "ContinuedPretraining", "DebiasingComparison", "compare_debiasing",
-    "Effect", "effects_frame", "estimate_effect", "item_data", "item_values", "verdict_line", "plot_effects",
+    "Effect", "effects_frame", "estimate_effect", "item_data", "item_intervals", "item_values", "verdict_line", "plot_effects",
     "DEFAULT_SEEDS", "Cell", "SandboxConfig", "SandboxResult", "cells", "collect", "evaluate_cell_model", "run",
     "run_cell", "sandbox_grid", "sandbox_recipe", "shipped_corpus", "summarize",
 ]

@@ -35,7 +35,8 @@ __all__ = ["SandboxError", "Experiment", "PRESETS", "get_experiment", "load_obje
 
 #: shown for every experiment: headline bias, ability and the two sandbox composites.
 GENERAL_METRICS = ("crows_pairs/overall", "stereoset/overall/ss", "stereoset/overall/lms", "winobias/gap",
-                   "blimp/overall", "blimp_supplement/overall", "ewok/overall", "composite_bias", "composite_performance")
+                   "blimp/overall", "blimp_supplement/overall", "ewok/overall", "perplexity/perplexity", "composite_bias",
+                   "composite_performance")
 #: the items of one bias axis: an intervention on that axis is judged on these (axis → metric keys).
 AXIS_METRICS: Registry[tuple[str, ...]] = Registry("bias axis", kind=tuple, entries={
     "gender": ("gender_log_odds/winobias/mean_log_odds", "gender_log_odds/templates/mean_log_odds",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -20,10 +21,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..evaluate import evaluate
+from ..evaluate import EvaluationResult, evaluate
+from ..evaluate.registry import NotApplicableError
 from ..train import TrainConfig, dropout_debiasing, get_recipe, train
 from .conditions import with_seed_and_tokenizer
-from .effects import estimate_effect, item_values
+from .effects import estimate_effect, item_data
 
 __all__ = ["ContinuedPretraining", "DebiasingComparison", "compare_debiasing", "DEFAULT_METRICS"]
 
@@ -113,11 +115,17 @@ class DebiasingComparison:
 
 
 def _evaluate(model, tokenizer, benchmarks, limit, metrics) -> tuple[dict, dict]:
-    result = evaluate(model, tokenizer, list(benchmarks), limit=limit, progress=False)
-    rows = {name: res.rows for name, res in result.benchmarks.items()}
-    scores = result.scores
-    items = {m: item_values(m, rows) for m in metrics if m in scores}
-    return scores, items
+    """Scores and, per metric, its item values (an item mean) or rows and aggregation (another score); a benchmark
+    that does not apply to this model (SEAT on a Self-Debias wrapper) is left out, with a warning."""
+    results = {}
+    for bench in benchmarks:
+        try:
+            results |= evaluate(model, tokenizer, [bench], limit=limit, progress=False).benchmarks
+        except NotApplicableError as err:
+            warnings.warn(f"{getattr(bench, 'name', bench)} left out for this model: {err}", stacklevel=3)
+    result = EvaluationResult(results)
+    items = item_data(result, [m for m in metrics if m in result.scores])
+    return result.scores, {m: items.get(m) for m in metrics if m in result.scores}
 
 
 def compare_debiasing(models: Mapping[str, tuple[Any, Any]], methods: Mapping[str, Any],

@@ -31,11 +31,13 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.grid import effects_frame, verdict_line
-from ..analysis.stats import LEVEL, Effect, Interval, ItemRows, estimate_effect, mean_interval
+from ..analysis.stats import (LEVEL, Effect, Interval, ItemRows, bootstrap_ci, estimate_effect, mean_interval,
+                              resampled_item_interval)
 from ..evaluate.registry import REGISTRY, Benchmark, benchmark_for, item_values
 from ..evaluate.results import EvaluationResult
 
-__all__ = ["Effect", "estimate_effect", "effects_frame", "item_data", "item_values", "seed_mean", "verdict_line"]
+__all__ = ["Effect", "estimate_effect", "effects_frame", "item_data", "item_intervals", "item_values", "seed_mean",
+           "verdict_line"]
 
 
 # ------------------------------------------------------------------------------------ item values
@@ -69,8 +71,8 @@ def item_data(evaluation: EvaluationResult, metrics: Sequence[str]) -> dict[str,
         if result is None or not key:
             continue
         if name not in benches:
-            benches[name] = (benchmark_for(name, result.config), result.rows.reset_index(drop=True))
-        bench, rows = benches[name]
+            benches[name] = (benchmark_for(name, result.config), result.rows.reset_index(drop=True), {})
+        bench, rows, prepared = benches[name]
         if bench is None or rows.empty:
             continue
         try:
@@ -81,8 +83,32 @@ def item_data(evaluation: EvaluationResult, metrics: Sequence[str]) -> dict[str,
             if len(values):
                 found[metric] = values
         elif key in result.scores and not bench.fixed_keys([key]) and type(bench).aggregate is not Benchmark.aggregate:
-            found[metric] = ItemRows(rows, bench.aggregate, key, caches.setdefault(name, {}))
+            if not prepared:  # once per benchmark: its strata and its (maybe prepared) resampled aggregation
+                prepared.update(strata=bench.item_strata(rows), resampler=bench.resampler(rows))
+            found[metric] = ItemRows(rows, bench.aggregate, key, caches.setdefault(name, {}), **prepared)
     return found
+
+
+def item_intervals(evaluation: EvaluationResult, metrics: Sequence[str] | None = None, *, n_resamples: int = 1999,
+                   level: float = LEVEL, seed: int = 0) -> pd.DataFrame:
+    """One model's scores with their intervals over items, a row per metric (all with an item route when
+    ``metrics`` is None): an item mean gets a BCa bootstrap of its item values, another score (a SEAT effect
+    size, a perplexity) a percentile bootstrap re-aggregating resampled items (within strata where it has them)."""
+    metrics = list(evaluation.scores) if metrics is None else list(metrics)
+    unknown = [m for m in metrics if m not in evaluation.scores]
+    if unknown:
+        raise ValueError(f"no score {unknown[0]!r} in this evaluation (it has {len(evaluation.scores)} scores)")
+    rows = []
+    for metric, data in item_data(evaluation, metrics).items():
+        if isinstance(data, ItemRows):
+            interval = resampled_item_interval(data, n_resamples=n_resamples, level=level, seed=seed)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # small-n warnings: n is in the table
+                interval = bootstrap_ci(data, n_resamples=n_resamples, level=level, seed=seed)
+        rows.append({"metric": metric, "score": evaluation.scores[metric], **interval.to_dict()})
+    return pd.DataFrame(rows, columns=["metric", "score", "estimate", "low", "high", "level", "n", "method",
+                                       "p_value", "p_method", "resamples"])
 
 
 # ------------------------------------------------------------------------------------------ effect

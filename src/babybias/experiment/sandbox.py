@@ -43,7 +43,8 @@ from ..analysis.grid import (Cell, Grid, collect_records, effects_frame, fingerp
 from ..analysis.stats import Effect
 from ..corpus import load_corpus, wikipedia_sample
 from ..corpus.core import check_corpus_source
-from ..evaluate import BLiMP, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
+from ..evaluate import BLiMP, SEAT, BlimpSupplement, CrowsPairs, EvaluationResult, EWoK, StereoSet, WinoBias, evaluate
+from ..evaluate.perplexity import Perplexity
 from ..evaluate.registry import REGISTRY, benchmark_for, get_benchmark
 from ..evaluate.fairness import GenderLogOdds
 from ..helpers.paths import is_hub
@@ -65,6 +66,8 @@ FINISHED = "scores.json"
 COMPUTE_OPTIONS = ("corpus", "steps", "vocab_size", "lowercase", "blimp_limit", "bias_limit", "supplement", "ewok")
 #: the smallest tokenizer vocabulary (``babybias.models.train_tokenizer``'s: its special tokens and a byte alphabet).
 MIN_VOCAB_SIZE = 64
+#: ``SandboxConfig(seat="cache")``: the SEAT tests downloaded once into the user's cache (``babybias.evaluate.seat``)
+SEAT_CACHE = "cache"
 
 
 def shipped_corpus() -> datasets.Dataset:
@@ -101,6 +104,8 @@ class SandboxConfig:
     supplement: str | None = None
     ewok: str | None = None
     ewok_password: str | None = None
+    seat: str | None = None                 # a folder of SEAT tests, or "cache" (downloaded once): SEAT in every cell
+    perplexity: str | None = None           # a text file, folder or "hf:wikitext": perplexity in every cell
     benchmarks: Sequence[str] = ()         # further registered benchmarks every cell evaluates (capped at bias_limit)
     n_resamples: int = 1999                 # bootstrap / permutation resamples of each item interval
     progress: bool = True
@@ -157,9 +162,9 @@ class SandboxConfig:
                                f"byte alphabet need that many; the default is 2000), got {self.vocab_size}")
         if self.corpus is not None:  # a missing or empty local corpus fails now (a hub name is read later)
             check_corpus_source(self.corpus)
-        for option in ("supplement", "ewok"):
+        for option in ("supplement", "ewok", "seat", "perplexity"):
             value = getattr(self, option)
-            if value is not None and not is_hub(value):
+            if value is not None and not is_hub(value) and not (option == "seat" and value == SEAT_CACHE):
                 require_local(value, f"{option} path")
 
     def grid_options(self) -> dict:
@@ -168,6 +173,10 @@ class SandboxConfig:
         keep = {name: getattr(self, name) for name in COMPUTE_OPTIONS}
         if self.benchmarks:  # only then: a grid without extra benchmarks keeps its earlier fingerprint
             keep["benchmarks"] = [get_benchmark(n).config() for n in self.benchmarks]
+        for option in ("seat", "perplexity"):  # likewise: only when given
+            value = getattr(self, option)
+            if value is not None:
+                keep[option] = value if is_hub(value) or value == SEAT_CACHE else corpus_identity(value)
         keep["corpus"] = corpus_identity(self.corpus)
         spec = self.spec.describe()
         keep["experiment"] = {k: spec[k] for k in ("name", "label", "control_label", "intervention", "control")}
@@ -346,15 +355,22 @@ def _own_benchmarks(config: SandboxConfig, optional: bool = False) -> tuple[list
         ability.append(BlimpSupplement(source=config.supplement))
     if config.ewok or optional:
         ability.append(EWoK(source=config.ewok, password=config.ewok_password))
+    if config.seat or optional:
+        bias.append(SEAT(source=None if config.seat == SEAT_CACHE else config.seat))
+    if config.perplexity or optional:  # windows of the recipe's own sequence length: the context it trained on
+        context = None if optional else sandbox_recipe(config).seq_length  # (optional: only the names are read)
+        ability.append(Perplexity(source=config.perplexity, context=context, reserve=0))
     return bias, ability
 
 
 def evaluate_cell_model(model, tokenizer, config: SandboxConfig) -> EvaluationResult:
     """Bias benchmarks (capped at ``bias_limit``) and ability benchmarks (``blimp_limit`` per group)."""
     bias, ability = _benchmarks(config)
+    whole = [b for b in ability if isinstance(b, Perplexity)]  # all its windows (bias_limit caps them for quick checks)
     a = evaluate(model, tokenizer, bias, limit=config.bias_limit, progress=False)
-    b = evaluate(model, tokenizer, ability, limit=config.blimp_limit, progress=False)
-    return EvaluationResult(benchmarks=a.benchmarks | b.benchmarks, meta=a.meta)
+    b = evaluate(model, tokenizer, [b for b in ability if b not in whole], limit=config.blimp_limit, progress=False)
+    c = evaluate(model, tokenizer, whole, limit=config.bias_limit, progress=False) if whole else None
+    return EvaluationResult(benchmarks=a.benchmarks | b.benchmarks | (c.benchmarks if c else {}), meta=a.meta)
 
 
 def summarize(scores: dict[str, float]) -> dict[str, float]:
