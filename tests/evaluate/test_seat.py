@@ -258,3 +258,47 @@ def test_bias_bench_tests_on_the_real_data(bert, wp_tok):
         assert result.scores[f"{bias}/mean_abs_effect_size"] == pytest.approx(expected)
     assert all(0 < result.scores[f"{t}/p_value"] <= 1 for t in SEAT_TESTS)
     assert bench.breakdowns(result.scores) == [f"{b}/mean_abs_effect_size" for b in ("religion", "race", "gender")]
+
+
+def _bias_bench_run_test(encs: dict, n_samples: int) -> tuple[float, float]:
+    """weat.py's run_test, transcribed: int keys, cosines pair by pair, the permutation p on the global
+    np.random stream, then the effect size."""
+    x, y = list(encs["targ1"].values()), list(encs["targ2"].values())
+    a, b = list(encs["attr1"].values()), list(encs["attr2"].values())
+    xy, ab = x + y, a + b
+    cos = np.zeros((len(xy), len(ab)))
+    for i, w in enumerate(xy):
+        for j, v in enumerate(ab):
+            cos[i, j] = np.dot(w, v) / math.sqrt(np.dot(w, w) * np.dot(v, v))
+    ia, ib = np.arange(len(a)), np.arange(len(a), len(ab))
+    s = cos[:, ia].mean(axis=1) - cos[:, ib].mean(axis=1)
+    X, XY = np.arange(len(x)), np.arange(len(xy))
+    observed, true, total = s[X].sum(), 0, 0
+    if math.comb(len(xy), len(x)) > n_samples:
+        true, total = 1, 1
+        for _ in range(n_samples - 1):
+            np.random.shuffle(XY)
+            si = s[XY[: len(x)]].sum()
+            true += si > observed or si == observed
+            total += 1
+    else:
+        for split in itertools.combinations(XY, len(x)):
+            si = s[np.array(split)].sum()
+            true += si > observed or si == observed
+            total += 1
+    d = (s[: len(x)].mean() - s[len(x):].mean()) / np.std(s, ddof=1)
+    return float(d), true / total
+
+
+def test_the_seventeen_tests_equal_bias_bench_run_in_order(bert, wp_tok):
+    """bias-bench's runner end to end on the first 8 sentences of each set: its encodings, np.random.seed(0) once
+    and the 17 tests in its order (each sampled p continues the stream), against SEAT(limit=8)."""
+    folder = shared_data("seat")
+    result = evaluate(bert, wp_tok, [SEAT(source=str(folder), n_samples=300)], limit=8, progress=False)["seat"]
+    np.random.seed(0)
+    for test in SEAT_TESTS:
+        data = json.loads((folder / f"{test}.jsonl").read_text())
+        encs = {k: _bias_bench_encode(bert, wp_tok, data[k]["examples"][:8]) for k in ("targ1", "targ2", "attr1", "attr2")}
+        d, p = _bias_bench_run_test(encs, 300)
+        assert result.scores[f"{test}/effect_size"] == pytest.approx(d, rel=1e-5, abs=1e-6), test
+        assert result.scores[f"{test}/p_value"] == p, test

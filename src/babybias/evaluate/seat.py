@@ -192,7 +192,7 @@ def load_seat_test(path: str | os.PathLike) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def test_sort_key(name: str) -> tuple:
+def seat_sort_key(name: str) -> tuple:
     """Numbers inside a test name sort as numbers (``weat2`` before ``weat10``), as bias-bench lists them."""
     parts = re.split(r"(\d+)", name)
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
@@ -201,7 +201,7 @@ def test_sort_key(name: str) -> tuple:
 def list_seat_tests(folder: str | os.PathLike) -> list[str]:
     """The test names of a folder's ``*.jsonl`` files, in bias-bench's order."""
     return sorted((p.name[: -len(".jsonl")] for p in Path(folder).iterdir()
-                   if p.name.endswith(".jsonl") and not p.name.startswith(".")), key=test_sort_key)
+                   if p.name.endswith(".jsonl") and not p.name.startswith(".")), key=seat_sort_key)
 
 
 # ------------------------------------------------------------------------------------------- encoding
@@ -361,7 +361,7 @@ class SEAT(Benchmark):
             return list(SEAT_TESTS)
         if self.tests == "all":
             if self.source is None:
-                return sorted((n for n in SHA256 if n != "LICENSE"), key=test_sort_key)
+                return sorted((n for n in SHA256 if n != "LICENSE"), key=seat_sort_key)
             return list_seat_tests(resolve_source(self.source)) if check else []
         return [t.strip() for t in self.tests.split(",") if t.strip()]
 
