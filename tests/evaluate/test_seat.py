@@ -44,6 +44,24 @@ def test_effect_size_and_exact_p_by_hand():
         weat_p_value(np.array([1.0, 2.0, 3.0]), 1)
 
 
+def test_rows_aggregate_and_a_resample_with_repeats_by_hand():
+    """The same vectors as SEAT rows: aggregate gives the hand d; a resample drawing x1 twice (X = x1, x1, x2) gives
+    s = (1, 1, .6, −1, −.6), mean_X − mean_Y = 2.6/3 + 0.8, sd² = 3.52/4 (deviations from 0.2)."""
+    frames = [pd.DataFrame({"test": "hand", "bias_type": "", "set": key, "category": key, "p_value": 0.5,
+                            "sentence": [f"{key}{i}" for i in range(len(v))],
+                            "encoding": [seat_module._pack(e) for e in v.astype(np.float32)]})
+              for key, v in zip(("targ1", "targ2", "attr1", "attr2"), (X, Y, A, B))]
+    rows = pd.concat(frames, ignore_index=True)
+    bench = SEAT(source=".", tests="hand")
+    scores = bench.aggregate(rows)
+    assert scores["hand/effect_size"] == pytest.approx(1.6 / math.sqrt(2.72 / 3), rel=1e-6)
+    assert scores["hand/p_value"] == 0.5  # computed once at evaluation and read back from the rows
+    repeat = np.array([0, 0, 1, 2, 3, 4, 5])  # rows: x1 x1 x2 y1 y2 a b
+    expected = (2.6 / 3 + 0.8) / math.sqrt(3.52 / 4)
+    assert bench.resampler(rows)(repeat)["hand/effect_size"] == pytest.approx(expected, rel=1e-6)
+    assert bench.aggregate(rows.iloc[repeat].reset_index(drop=True))["hand/effect_size"] == pytest.approx(expected, rel=1e-6)
+
+
 def _bias_bench_sampled(s: np.ndarray, n_x: int, n_samples: int, seed: int) -> float:
     """weat.py's sampled branch, transcribed: the observed split once, then n_samples − 1 global shuffles."""
     np.random.seed(seed)

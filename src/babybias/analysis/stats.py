@@ -11,6 +11,7 @@ Every function is pure (no global state): randomness comes from an explicit ``se
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import warnings
@@ -113,14 +114,14 @@ class ItemRows:
         n = len(self.rows)
         if self.strata is None:
             return rng.integers(0, n, n)
-        return np.concatenate([g[rng.integers(0, g.size, g.size)] for g in _stratum_groups(self.strata)])
+        return np.concatenate([g[rng.integers(0, g.size, g.size)] for g in self._groups])
 
-
-def _stratum_groups(strata: np.ndarray) -> list[np.ndarray]:
-    """Row indices of each stratum, strata in order of first appearance."""
-    labels, first = np.unique(np.asarray(strata), return_index=True)
-    order = labels[np.argsort(first)]
-    return [np.flatnonzero(np.asarray(strata) == label) for label in order]
+    @functools.cached_property
+    def _groups(self) -> list[np.ndarray]:
+        """Row indices of each stratum, strata in order of first appearance (found once, used by every draw)."""
+        codes, _ = pd.factorize(np.asarray(self.strata))
+        order = np.argsort(codes, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(codes))[:-1])
 
 
 # --------------------------------------------------------------------------- validation helpers

@@ -19,7 +19,6 @@ from ..helpers.deprecation import moved_names
 PathLike = str | Path
 
 
-
 class DataFormatError(ValueError):
     """A benchmark file does not have the expected format; says where and what."""
 
@@ -79,72 +78,6 @@ def require_text(row: dict, field: str, path: PathLike, line: int | None) -> str
     if not isinstance(value, str) or not value.strip():
         raise DataFormatError(path, f"expected non-empty text, got {value!r}", line=line, field=field)
     return value
-
-
-# ----------------------------------------------------------------------------------------- CrowS
-
-
-
-
-
-
-# ------------------------------------------------------------------------------------- StereoSet
-
-
-
-
-
-
-
-
-
-
-
-
-# ----------------------------------------------------------------------------------------- BLiMP
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ------------------------------------------------------------------------------------------ EWoK
-
-
-
-
-
-
-
-
-
-
-# -------------------------------------------------------------------------------------- WinoBias
-
-
-
-
-
-
-
 
 
 # ------------------------------------------------------------------------------------------- hub

@@ -19,17 +19,19 @@ Sent-Debias / INLP projections are hooks on the LM head, so a plain forward appl
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, NamedTuple, Sequence
+from typing import Literal, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..helpers.checks import check_int
 from ..helpers.paths import is_hub
 from .loaders import DataFormatError, PathLike, hub_dataset, read_text, resolve_source
 from .registry import Benchmark, MissingDataError, register
@@ -47,7 +49,6 @@ HUB_WIKITEXT = {"hf:wikitext": ("Salesforce/wikitext", "wikitext-2-raw-v1"),
                 "hf:Salesforce/wikitext": ("Salesforce/wikitext", "wikitext-2-raw-v1")}
 MAX_BLOCK = 1024  # bias-bench's cap on a tokenizer's very large model_max_length
 LOGIT_BUDGET = 2**28  # logits per causal forward (1 GiB of float32): windows per batch are capped by it
-FIXED_KEYS = ("n_tokens", "n_items")
 
 
 # --------------------------------------------------------------------------------------------- text
@@ -56,9 +57,7 @@ FIXED_KEYS = ("n_tokens", "n_items")
 def text_rows(text: str) -> list[str]:
     """The rows of a text as HF WikiText has them: one per line (universal newlines), each keeping its ``"\\n"``,
     a blank line as ``""``."""
-    parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    rows = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-    return [r if r.strip() else "" for r in rows]
+    return [line if line.strip() else "" for line in io.StringIO(text, newline=None)]
 
 
 def _text_file(path: Path) -> Path:
@@ -183,14 +182,6 @@ def _runs(keys: Sequence, cap: int) -> list[list[int]]:
     return out
 
 
-def _check_int(value, name: str, low: int, none: str | None = None) -> None:
-    if value is None and none is not None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        allowed = f"None ({none}) or an integer >= {low}" if none else f"an integer >= {low}"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-
-
 # -------------------------------------------------------------------------------------- benchmark
 
 
@@ -215,11 +206,11 @@ class Perplexity(Benchmark):
     group_rows: int = 1000
 
     def __post_init__(self) -> None:
-        _check_int(self.context, "context", 2, "the model's positions")
-        _check_int(self.reserve, "reserve", 0)
-        _check_int(self.stride, "stride", 2, "the window")
-        _check_int(self.block_size, "block_size", 3, "the tokenizer's model_max_length")
-        _check_int(self.group_rows, "group_rows", 1)
+        check_int(self.context, "context", 2, "the model's positions")
+        check_int(self.reserve, "reserve", 0)
+        check_int(self.stride, "stride", 2, "the window")
+        check_int(self.block_size, "block_size", 3, "the tokenizer's model_max_length")
+        check_int(self.group_rows, "group_rows", 1)
         if self.variant not in PERPLEXITY_VARIANTS:
             raise ValueError(f"variant must be one of {PERPLEXITY_VARIANTS}, got {self.variant!r}")
         if self.context is not None:
@@ -261,10 +252,6 @@ class Perplexity(Benchmark):
     def item_values(self, rows: pd.DataFrame, key: str) -> np.ndarray | None:
         """None: perplexity is not a mean over windows; its interval resamples windows through :meth:`aggregate`."""
         return None
-
-    def fixed_keys(self, keys: Iterable[str]) -> list[str]:
-        """``n_tokens`` and ``n_items`` are counts: no item interval."""
-        return [k for k in keys if k.rsplit("/", 1)[-1] in FIXED_KEYS]
 
     # -------------------------------------------------------------------------------- causal
 

@@ -125,7 +125,7 @@ class Benchmark(ABC):
 
 
 #: last parts of score keys that count or test rather than estimate: they get no item interval.
-FIXED_KEY_NAMES = ("count", "n_pairs", "n_skipped", "n_items", "p_value")
+FIXED_KEY_NAMES = ("count", "n_pairs", "n_skipped", "n_items", "n_tokens", "p_value")
 
 
 def _plain(value: Any) -> Any:

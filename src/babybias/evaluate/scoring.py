@@ -108,8 +108,6 @@ def eval_mode(model) -> Iterator[None]:
         model.train(was_training)
 
 
-_eval_mode = eval_mode
-
 
 def _logits(output) -> torch.Tensor:
     return output.logits if hasattr(output, "logits") else output[0]
@@ -404,7 +402,7 @@ class MaskedLMScorer(LMScorer):
         order = np.lexsort((queries.seq, q_len))
         mask_id = self.tokenizer.mask_token_id
         batches = _batches(order, q_len, self.batch_size, self.max_tokens)
-        with _eval_mode(self.model), torch.inference_mode():
+        with eval_mode(self.model), torch.inference_mode():
             for idx in tqdm(batches, desc=desc or "masked-LM PLL", disable=not self.progress, leave=False):
                 seq, pos = queries.seq[idx], queries.pos[idx]
                 width = int(q_len[idx].max())
@@ -442,7 +440,7 @@ def _masked_lm_head_split(model, device: torch.device):
     if not any(body is c for c in children) or not any(head is c for c in children):
         return None  # reached through a wrapper's attribute forwarding, not the model's own
     try:
-        with _eval_mode(model), torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             ids = torch.arange(5, 11, device=device).remainder(getattr(model.config, "vocab_size", 6)).unsqueeze(0)
             att = torch.ones_like(ids)
             full = _logits(model(input_ids=ids, attention_mask=att))[0].float()
@@ -546,7 +544,7 @@ class CausalLMScorer(LMScorer):
 
     def _after_prefix(self) -> np.ndarray:
         """log p(· | prefix token): the next-token distribution after the prefix alone (one forward pass)."""
-        with _eval_mode(self.model), torch.inference_mode():
+        with eval_mode(self.model), torch.inference_mode():
             logits = self._forward(np.array([[self.prefix_token_id]], dtype=np.int64), np.ones((1, 1), dtype=np.int64))
             return logits[0, 0].detach().float().log_softmax(-1).double().cpu().numpy()
 
@@ -568,7 +566,7 @@ class CausalLMScorer(LMScorer):
         results: list[np.ndarray] = [np.empty(len(p), dtype=np.float64) for p in positions]
         order = np.argsort(lengths, kind="stable")
         batches = _batches(order, lengths, self.batch_size, self.max_tokens)
-        with _eval_mode(self.model), torch.inference_mode():
+        with eval_mode(self.model), torch.inference_mode():
             for idx in tqdm(batches, desc=desc or "causal-LM log-likelihood", disable=not self.progress, leave=False):
                 width = int(lengths[idx].max())
                 ids = matrix[idx, :width]
@@ -709,7 +707,7 @@ def _slot_candidates(
     matrix, lengths = scorer.pad_matrix(seqs)
     read = slots_arr - 1 if causal else slots_arr
     order = np.argsort(lengths, kind="stable")
-    with _eval_mode(scorer.model), torch.inference_mode():
+    with eval_mode(scorer.model), torch.inference_mode():
         for idx in tqdm(_batches(order, lengths, scorer.batch_size, scorer.max_tokens), desc=desc or "slot distributions",
                         disable=not scorer.progress, leave=False):
             width = int(lengths[idx].max())

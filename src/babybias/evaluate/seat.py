@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..helpers.checks import check_int
 from ..helpers.io import atomic_write_text
 from ..models.projection import projection_of
 from .loaders import DataFormatError, read_text, resolve_source
@@ -218,7 +219,7 @@ def seat_encode(model, tokenizer, texts: Sequence[str], *, device: torch.device 
     projection = projection_of(model)
     proj = None if projection is None else torch.as_tensor(projection, dtype=torch.float32, device=device)
     unique = list(dict.fromkeys(texts))
-    ids = [tokenizer(t)["input_ids"] for t in unique]
+    ids = tokenizer(unique)["input_ids"] if unique else []
     by_length: dict[int, list[int]] = {}
     for i, x in enumerate(ids):
         if not x:
@@ -238,10 +239,8 @@ def seat_encode(model, tokenizer, texts: Sequence[str], *, device: torch.device 
                 if proj is not None:
                     last = last @ proj
                 encs = last.mean(dim=1).cpu().numpy()
-                for i, enc in zip(chunk, encs):
-                    vec = np.array(enc, dtype=np.float32)
-                    vec /= np.linalg.norm(vec)
-                    out[unique[i]] = vec
+                for i, enc in zip(chunk, encs):  # float32, each divided by its own norm as bias-bench does
+                    out[unique[i]] = enc / np.linalg.norm(enc)
     return out
 
 
@@ -285,9 +284,8 @@ def s_values(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.n
 
 def weat_effect_size(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """(mean_X s − mean_Y s) / std_{X∪Y} s with ``ddof=1`` (``weat.py``: ``effect_size``); rows are encodings."""
-    s = s_values(x, y, a, b)
-    sd = np.std(s, ddof=1)
-    return float((s[: len(x)].mean() - s[len(x):].mean()) / sd) if sd > 0 else math.nan
+    cos = _cosines(np.vstack([x, y]), np.vstack([a, b]))
+    return _weighted_effect(cos, len(x), len(a), np.ones(len(x) + len(y)), np.ones(len(a) + len(b)))
 
 
 def weat_p_value(s: np.ndarray, n_x: int, *, n_samples: int = 100_000, parametric: bool = False,
@@ -347,10 +345,8 @@ class SEAT(Benchmark):
             self.tests = ",".join(self.tests)
         if not self.tests.strip():
             raise ValueError("tests must name at least one SEAT test, 'bias-bench' or 'all'")
-        for field in ("n_samples", "batch_size"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (2 if field == "n_samples" else 1):
-                raise ValueError(f"{field} must be an integer >= {2 if field == 'n_samples' else 1}, got {value!r}")
+        check_int(self.n_samples, "n_samples", 2)
+        check_int(self.batch_size, "batch_size", 1)
         clash = [t for t in self.test_names(check=False) if t in SEAT_BIAS_TYPES]
         if clash:
             raise ValueError(f"a SEAT test may not be named like a bias type ({clash[0]!r})")

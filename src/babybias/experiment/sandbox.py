@@ -341,14 +341,16 @@ def check_corpus_length(corpus, tokenizer, recipe, name: str = "the corpus") -> 
 
 
 def _benchmarks(config: SandboxConfig) -> tuple[list, list]:
-    """The bias benchmarks of a cell (``config.benchmarks`` after the sandbox's own) and its ability ones."""
-    bias, ability = _own_benchmarks(config)
-    return bias + [get_benchmark(n) for n in config.benchmarks], ability
+    """A cell's benchmarks capped at ``bias_limit`` (``config.benchmarks`` after the sandbox's own) and those
+    capped at ``blimp_limit`` per group."""
+    whole, grouped = _own_benchmarks(config)
+    return whole + [get_benchmark(n) for n in config.benchmarks], grouped
 
 
 def _own_benchmarks(config: SandboxConfig, optional: bool = False) -> tuple[list, list]:
-    """The sandbox's own bias and ability benchmarks; ``optional``: the BLiMP supplement and EWoK even without
-    their data (every name a metric may use)."""
+    """The sandbox's own benchmarks capped at ``bias_limit`` (the bias benchmarks, SEAT, perplexity: all items by
+    default) and the ability ones capped at ``blimp_limit`` per group; ``optional``: the BLiMP supplement, EWoK,
+    SEAT and perplexity even without their data (every name a metric may use)."""
     bias = [CrowsPairs(), StereoSet(), WinoBias(), GenderLogOdds()]
     ability = [BLiMP(name="blimp", subset="babylm_filtered")]
     if config.supplement or optional:
@@ -359,18 +361,17 @@ def _own_benchmarks(config: SandboxConfig, optional: bool = False) -> tuple[list
         bias.append(SEAT(source=None if config.seat == SEAT_CACHE else config.seat))
     if config.perplexity or optional:  # windows of the recipe's own sequence length: the context it trained on
         context = None if optional else sandbox_recipe(config).seq_length  # (optional: only the names are read)
-        ability.append(Perplexity(source=config.perplexity, context=context, reserve=0))
+        bias.append(Perplexity(source=config.perplexity, context=context, reserve=0))
     return bias, ability
 
 
 def evaluate_cell_model(model, tokenizer, config: SandboxConfig) -> EvaluationResult:
-    """Bias benchmarks (capped at ``bias_limit``) and ability benchmarks (``blimp_limit`` per group)."""
-    bias, ability = _benchmarks(config)
-    whole = [b for b in ability if isinstance(b, Perplexity)]  # all its windows (bias_limit caps them for quick checks)
-    a = evaluate(model, tokenizer, bias, limit=config.bias_limit, progress=False)
-    b = evaluate(model, tokenizer, [b for b in ability if b not in whole], limit=config.blimp_limit, progress=False)
-    c = evaluate(model, tokenizer, whole, limit=config.bias_limit, progress=False) if whole else None
-    return EvaluationResult(benchmarks=a.benchmarks | b.benchmarks | (c.benchmarks if c else {}), meta=a.meta)
+    """Bias benchmarks, SEAT and perplexity (capped at ``bias_limit``) and ability benchmarks (``blimp_limit`` per
+    group)."""
+    whole, grouped = _benchmarks(config)
+    a = evaluate(model, tokenizer, whole, limit=config.bias_limit, progress=False)
+    b = evaluate(model, tokenizer, grouped, limit=config.blimp_limit, progress=False)
+    return EvaluationResult(benchmarks=a.benchmarks | b.benchmarks, meta=a.meta)
 
 
 def summarize(scores: dict[str, float]) -> dict[str, float]:
